@@ -1,0 +1,43 @@
+# Leadflow: `make run` starts the service on embedded defaults, `make test` runs the whole suite.
+# Both bootstrap their own environment: uv (installed with pip when missing), the venv, dependencies from uv.lock.
+
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+export UV_PYTHON_PREFERENCE ?= system
+LEADFLOW_HOST ?= 127.0.0.1
+LEADFLOW_PORT ?= 8000
+
+.PHONY: run test lint format bootstrap check openapi clean
+
+bootstrap: .venv/.synced
+
+$(UV):
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+
+.venv/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+run: bootstrap
+	$(UV) run leadflow migrate upgrade
+	$(UV) run leadflow seed-demo
+	LEADFLOW_HOST=$(LEADFLOW_HOST) LEADFLOW_PORT=$(LEADFLOW_PORT) $(UV) run leadflow serve
+
+test: bootstrap
+	$(UV) run pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+lint: bootstrap
+	$(UV) run ruff check src tests
+	$(UV) run ruff format --check src tests
+	$(UV) run mypy
+	@tmp=$$(mktemp -d) && LEADFLOW_DATA_DIR=$$tmp $(UV) run leadflow migrate upgrade >/dev/null && LEADFLOW_DATA_DIR=$$tmp $(UV) run leadflow migrate check; rc=$$?; rm -rf $$tmp; exit $$rc
+
+format: bootstrap
+	$(UV) run ruff format src tests
+	$(UV) run ruff check --fix src tests
+
+openapi: bootstrap
+	$(UV) run leadflow openapi --output docs/openapi.json
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

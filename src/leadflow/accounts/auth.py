@@ -1,0 +1,354 @@
+"""Sign-in: passwords, the lockout, sessions (refresh-token families), rotation and reuse detection.
+
+A session is one ``auth_sessions`` row. Its refresh token is ``<session id>.<generation>.<mac>``, where the MAC is
+derived from the secret key, the generation and a per-session nonce; only the current token's hash is stored. A
+genuine token of an older generation is a reuse: the whole family is revoked. Access tokens are short-lived JWTs
+that name the session, so a revoked session or a blocked user is cut off on the next request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import pyotp
+import structlog
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from leadflow.accounts import audit
+from leadflow.accounts.lockout import LoginGuard, login_key
+from leadflow.accounts.models import AuthSession, Role, User, UserStatus
+from leadflow.accounts.policies import ClientInfo, Principal
+from leadflow.platform.db import utcnow
+from leadflow.platform.problems import Problem, Unauthenticated, ValidationProblem
+from leadflow.platform.security import (
+    AccessClaims,
+    PasswordHasher,
+    Signer,
+    TokenError,
+    token_hash,
+)
+from leadflow.platform.settings import Settings
+
+log = structlog.get_logger("leadflow.auth")
+
+BAD_CREDENTIALS = "Wrong login or password."
+
+
+class LoginLocked(Problem):
+    status = 423
+    type = "login-locked"
+
+    def __init__(self, seconds: int) -> None:
+        minutes = max(1, round(seconds / 60))
+        super().__init__(
+            f"Too many failed sign-ins; this login is locked for about {minutes} more minute(s).",
+            headers={"Retry-After": str(max(1, seconds))},
+        )
+
+
+class BadCredentials(Unauthenticated):
+    type = "invalid-credentials"
+
+    def __init__(self) -> None:
+        super().__init__(BAD_CREDENTIALS)
+
+
+class OtpRequired(Unauthenticated):
+    type = "otp-required"
+
+    def __init__(self) -> None:
+        super().__init__("Enter the code from your authenticator app (field otp).")
+
+
+class AccountBlocked(Problem):
+    status = 403
+    type = "account-blocked"
+
+
+@dataclass(frozen=True)
+class IssuedSession:
+    user: User
+    session_id: str
+    access_token: str
+    refresh_token: str
+    csrf_token: str
+    expires_in: int
+
+
+class AuthService:
+    def __init__(self, settings: Settings, signer: Signer, hasher: PasswordHasher, guard: LoginGuard) -> None:
+        self.settings = settings
+        self.signer = signer
+        self.hasher = hasher
+        self.guard = guard
+
+    # Sign-in ----------------------------------------------------------------------------------------------------
+    async def login(
+        self, session: AsyncSession, login: str, password: str, otp: str | None, client: ClientInfo, kind: str
+    ) -> IssuedSession:
+        key = login_key(login)
+        locked = await self.guard.locked_for(key)
+        if locked:
+            audit.record(session, "login", actor_id=None, client=client, result="locked", login=key)
+            await session.commit()
+            raise LoginLocked(locked)
+
+        user = await session.scalar(select(User).where(func.lower(User.login) == key, User.deleted_at.is_(None)))
+        ok, upgraded_hash = await self.hasher.verify(password, user.password_hash if user else None)
+        if ok and user is not None and user.totp_secret:
+            if not otp:
+                raise OtpRequired()
+            ok = self._check_otp(user, otp)
+        if not ok or user is None:
+            locked = await self.guard.failure(key)
+            audit.record(
+                session,
+                "login",
+                actor_id=user.id if user else None,
+                client=client,
+                result="locked" if locked else "failed",
+                login=key,
+            )
+            await session.commit()
+            log.info("login_failed", locked=bool(locked))
+            raise BadCredentials()
+        if user.status != UserStatus.active:
+            audit.record(session, "login", actor_id=user.id, client=client, result="blocked", login=key)
+            await session.commit()
+            raise AccountBlocked("This account is blocked; ask an administrator.")
+
+        await self.guard.success(key)
+        if upgraded_hash:
+            user.password_hash = upgraded_hash
+        user.last_login_at = utcnow()
+        issued = await self._open_session(session, user, client, kind)
+        audit.record(session, "login", actor_id=user.id, client=client, login=key, data={"client": kind})
+        await session.commit()
+        return issued
+
+    def _check_otp(self, user: User, otp: str) -> bool:
+        code = otp.replace(" ", "")
+        if user.totp_secret and pyotp.TOTP(user.totp_secret).verify(code, valid_window=1):
+            return True
+        hashed = token_hash(code.lower())
+        codes = list(user.recovery_codes or [])
+        if hashed in codes:
+            codes.remove(hashed)
+            user.recovery_codes = codes
+            return True
+        return False
+
+    async def _open_session(self, session: AsyncSession, user: User, client: ClientInfo, kind: str) -> IssuedSession:
+        now = utcnow()
+        session_id = str(uuid.uuid4())
+        nonce = secrets.token_urlsafe(24)
+        refresh = self.signer.refresh_token(session_id, 0, nonce)
+        session.add(
+            AuthSession(
+                id=session_id,
+                user_id=user.id,
+                refresh_hash=token_hash(refresh),
+                nonce=nonce,
+                generation=0,
+                client=kind,
+                ip=client.ip,
+                user_agent=client.user_agent,
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + dt.timedelta(seconds=self.settings.refresh_token_ttl_s),
+            )
+        )
+        return self._issue(user, session_id, refresh, now)
+
+    def _issue(self, user: User, session_id: str, refresh: str, now: dt.datetime) -> IssuedSession:
+        exempt = user.login.lower() in {x.lower() for x in self.settings.rate_limit_exempt_logins}
+        return IssuedSession(
+            user=user,
+            session_id=session_id,
+            access_token=self.signer.access_token(user.id, session_id, user.token_version, now, rate_exempt=exempt),
+            refresh_token=refresh,
+            csrf_token=self.signer.csrf_token(session_id),
+            expires_in=self.settings.access_token_ttl_s,
+        )
+
+    # Refresh and logout -------------------------------------------------------------------------------------------
+    async def refresh(self, session: AsyncSession, token: str, client: ClientInfo) -> IssuedSession:
+        invalid = Unauthenticated("The refresh token is invalid or has expired; sign in again.", type="invalid-token")
+        try:
+            session_id, generation, _ = self.signer.parse_refresh_token(token)
+        except TokenError as exc:
+            raise invalid from exc
+        row = await session.get(AuthSession, session_id)
+        if row is None or not self.signer.refresh_token_is_genuine(token, row.nonce):
+            raise invalid
+        now = utcnow()
+        if row.revoked_at is not None or row.expires_at <= now:
+            raise invalid
+        if generation != row.generation or token_hash(token) != row.refresh_hash:
+            await self._revoke_family(session, row, "reuse", client)
+            raise Unauthenticated(
+                "This refresh token was already used; the session is closed for safety. Sign in again.",
+                type="refresh-token-reused",
+            )
+        user = await session.get(User, row.user_id)
+        if user is None or user.deleted_at is not None or user.status != UserStatus.active:
+            raise invalid
+        new_token = self.signer.refresh_token(session_id, generation + 1, row.nonce)
+        result = await session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id, AuthSession.generation == generation, AuthSession.revoked_at.is_(None))
+            .values(generation=generation + 1, refresh_hash=token_hash(new_token), last_used_at=now)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]  # a concurrent refresh won: this one is a reuse
+            await session.rollback()
+            row = await session.get(AuthSession, session_id)
+            if row is not None:
+                await self._revoke_family(session, row, "reuse", client)
+            raise invalid
+        await session.commit()
+        return self._issue(user, session_id, new_token, now)
+
+    async def _revoke_family(self, session: AsyncSession, row: AuthSession, reason: str, client: ClientInfo) -> None:
+        await session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == row.id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+        )
+        audit.record(
+            session,
+            "refresh_token_reuse",
+            actor_id=row.user_id,
+            client=client,
+            result="revoked",
+            target_type="session",
+            target_id=row.id,
+        )
+        await session.commit()
+        log.warning("refresh_token_reuse", user_id=row.user_id)
+
+    async def logout(self, session: AsyncSession, session_id: str, user_id: int | None, client: ClientInfo) -> None:
+        await session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason="logout")
+        )
+        audit.record(session, "logout", actor_id=user_id, client=client, target_type="session", target_id=session_id)
+        await session.commit()
+
+    def session_of_refresh_token(self, token: str) -> str | None:
+        try:
+            return self.signer.parse_refresh_token(token)[0]
+        except TokenError:
+            return None
+
+    # Passwords --------------------------------------------------------------------------------------------------
+    async def change_password(
+        self, session: AsyncSession, principal: Principal, current: str, new: str, client: ClientInfo
+    ) -> None:
+        user = await session.get(User, principal.id)
+        assert user is not None
+        ok, _ = await self.hasher.verify(current, user.password_hash)
+        if not ok:
+            audit.record(
+                session,
+                "password_change",
+                actor_id=user.id,
+                client=client,
+                result="failed",
+                target_type="user",
+                target_id=user.id,
+            )
+            await session.commit()
+            raise ValidationProblem.field("current_password", "The current password is wrong.")
+        if current == new:
+            raise ValidationProblem.field("new_password", "The new password must differ from the current one.")
+        user.password_hash = await self.hasher.hash(new)
+        await revoke_sessions(session, user.id, "password_change", keep=principal.session_id)
+        audit.record(session, "password_change", actor_id=user.id, client=client, target_type="user", target_id=user.id)
+        await session.commit()
+
+    # Two-factor -------------------------------------------------------------------------------------------------
+    async def totp_setup(self, session: AsyncSession, principal: Principal) -> tuple[str, str]:
+        user = await session.get(User, principal.id)
+        assert user is not None
+        secret = pyotp.random_base32()
+        user.totp_pending_secret = secret
+        await session.commit()
+        uri = pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name="Leadflow")
+        return secret, uri
+
+    async def totp_confirm(
+        self, session: AsyncSession, principal: Principal, code: str, client: ClientInfo
+    ) -> list[str]:
+        user = await session.get(User, principal.id)
+        assert user is not None
+        if not user.totp_pending_secret:
+            raise ValidationProblem.field("code", "Start with POST /auth/2fa/setup.")
+        if not pyotp.TOTP(user.totp_pending_secret).verify(code.replace(" ", ""), valid_window=1):
+            raise ValidationProblem.field("code", "The code does not match; check the clock of your device.")
+        user.totp_secret = user.totp_pending_secret
+        user.totp_pending_secret = None
+        codes = [secrets.token_hex(5) for _ in range(10)]
+        user.recovery_codes = [token_hash(c) for c in codes]
+        audit.record(session, "2fa_enabled", actor_id=user.id, client=client, target_type="user", target_id=user.id)
+        await session.commit()
+        return codes
+
+    async def totp_disable(
+        self, session: AsyncSession, principal: Principal, password: str, client: ClientInfo
+    ) -> None:
+        user = await session.get(User, principal.id)
+        assert user is not None
+        ok, _ = await self.hasher.verify(password, user.password_hash)
+        if not ok:
+            raise ValidationProblem.field("password", "The password is wrong.")
+        user.totp_secret = None
+        user.totp_pending_secret = None
+        user.recovery_codes = None
+        audit.record(session, "2fa_disabled", actor_id=user.id, client=client, target_type="user", target_id=user.id)
+        await session.commit()
+
+
+async def revoke_sessions(session: AsyncSession, user_id: int, reason: str, keep: str | None = None) -> None:
+    """Revoke every live session of a user (but ``keep``). Access tokens die with their session."""
+    query = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(AuthSession.id != keep)
+    await session.execute(query.values(revoked_at=utcnow(), revoked_reason=reason))
+
+
+async def load_principal(session: AsyncSession, claims: AccessClaims) -> Principal | None:
+    """The caller behind an access token, if the user is active and the session live. One query per request;
+    account status and token version are never cached, so a block or logout takes effect at once."""
+    live = exists().where(
+        AuthSession.id == claims.session_id,
+        AuthSession.user_id == claims.user_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > utcnow(),
+    )
+    user = await session.scalar(
+        select(User)
+        .options(selectinload(User.cities), selectinload(User.master))
+        .where(
+            User.id == claims.user_id,
+            User.deleted_at.is_(None),
+            User.status == UserStatus.active,
+            User.token_version == claims.token_version,
+            live,
+        )
+    )
+    if user is None:
+        return None
+    return Principal(
+        id=user.id,
+        login=user.login,
+        role=Role(user.role),
+        city_ids=frozenset(user.city_ids),
+        master_city_id=user.master.city_id if user.master else None,
+        session_id=claims.session_id,
+    )

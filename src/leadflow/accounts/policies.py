@@ -1,0 +1,119 @@
+"""Who is calling and what they may see: the signed-in principal, role checks, city scope.
+
+Scope is computed here once and applied by every list and get: out of scope answers 404, a role that may never make a
+call answers 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.models import ROLE_RANK, Role
+from leadflow.platform.db import get_session
+from leadflow.platform.problems import Forbidden, Unauthenticated
+from leadflow.platform.security import Signer, TokenError
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    login: str
+    role: Role
+    city_ids: frozenset[int]
+    master_city_id: int | None
+    session_id: str
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK[self.role]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """Where a call came from, for the audit log. Built by routers; services never see the HTTP request."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+def visible_city_ids(principal: Principal) -> frozenset[int] | None:
+    """The cities whose data the principal may see; ``None`` means every city.
+
+    Admins see everything. Directors see their cities (none when the list is empty). Operators and marketers see their
+    cities, or every city when their list is empty. A master sees only their own city (and within it, only their own
+    assignments, which each domain enforces)."""
+    if principal.role is Role.admin:
+        return None
+    if principal.role is Role.director:
+        return principal.city_ids
+    if principal.role in (Role.operator, Role.marketer):
+        return principal.city_ids or None
+    return frozenset({principal.master_city_id}) if principal.master_city_id is not None else frozenset()
+
+
+def client_info(request: Request) -> ClientInfo:
+    ua = request.headers.get("user-agent")
+    return ClientInfo(ip=getattr(request.state, "client_ip", None), user_agent=ua[:300] if ua else None)
+
+
+def _read_token(request: Request) -> tuple[str | None, bool]:
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None, False
+    token = request.cookies.get("access_token")
+    return token, token is not None
+
+
+async def current_principal(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> Principal:
+    from leadflow.accounts import auth  # the sign-in service owns the lookup
+
+    token, from_cookie = _read_token(request)
+    if not token:
+        raise Unauthenticated()
+    signer: Signer = request.app.state.signer
+    try:
+        claims = signer.read_access_token(token)
+    except TokenError as exc:
+        raise Unauthenticated("The access token is invalid or has expired.", type="invalid-token") from exc
+    principal = await auth.load_principal(session, claims)
+    if principal is None:
+        raise Unauthenticated("The session has ended; sign in again.", type="invalid-token")
+    if from_cookie and request.method not in SAFE_METHODS:
+        header = request.headers.get(CSRF_HEADER)
+        cookie = request.cookies.get("csrf_token")
+        if not header or header != cookie or not signer.csrf_valid(header, claims.session_id):
+            raise Forbidden(
+                f"Missing or wrong CSRF token: send the csrf_token cookie's value in the {CSRF_HEADER} header.",
+                type="csrf-failed",
+            )
+    request.state.user_id = principal.id
+    return principal
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    allowed = frozenset(roles)
+
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden("Your role may not do this.")
+        return principal
+
+    return dependency
+
+
+SignedIn = Annotated[Principal, Depends(current_principal)]
+AdminOnly = Annotated[Principal, Depends(require_roles(Role.admin))]
+UserManager = Annotated[Principal, Depends(require_roles(Role.admin, Role.director))]
+Client = Annotated[ClientInfo, Depends(client_info)]

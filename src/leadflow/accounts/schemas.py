@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, PlainSerializer
+
+from leadflow.accounts.models import Role, UserStatus
+from leadflow.platform.phones import PhoneError, normalize_phone
+from leadflow.platform.schemas import InputModel, OutputModel, UtcDateTime
+from leadflow.platform.security import PASSWORD_MAX_LENGTH, password_problem
+
+
+def _password(value: str) -> str:
+    problem = password_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _phone(value: str) -> str:
+    try:
+        return normalize_phone(value)
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _share(value: Decimal) -> Decimal:
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
+        raise ValueError('Use a fraction from 0 to 1, such as "0.50".')
+    if value != value.quantize(Decimal("0.01")):
+        raise ValueError('Use at most two decimals, such as "0.45".')
+    return value.quantize(Decimal("0.01"))
+
+
+def _birth(value: dt.date) -> dt.date:
+    if not dt.date(1900, 1, 1) <= value <= dt.date.today():
+        raise ValueError("The birth date is out of range.")
+    return value
+
+
+BirthDate = Annotated[dt.date, AfterValidator(_birth)]
+NewPassword = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), AfterValidator(_password)]
+Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
+CompanyShare = Annotated[Decimal, AfterValidator(_share)]
+ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
+Login = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")]
+FullName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+# Sign-in --------------------------------------------------------------------------------------------------------
+class LoginBody(InputModel):
+    login: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    otp: str | None = Field(default=None, max_length=20)
+
+
+class RefreshBody(InputModel):
+    refresh_token: str | None = Field(default=None, max_length=200)
+
+
+class TokenPair(OutputModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class PasswordChange(InputModel):
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    new_password: NewPassword
+
+
+class PasswordReset(InputModel):
+    password: NewPassword
+
+
+# Users ----------------------------------------------------------------------------------------------------------
+class MasterProfileIn(InputModel):
+    city_id: int
+    phone: Phone
+    birth_date: BirthDate | None = None
+    passport: str | None = Field(default=None, max_length=50)
+    telegram_chat_id: str | None = Field(default=None, max_length=100)
+    company_share: CompanyShare | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class MasterProfileUpdate(InputModel):
+    city_id: int | None = None
+    phone: Phone | None = None
+    birth_date: BirthDate | None = None
+    passport: str | None = Field(default=None, max_length=50)
+    telegram_chat_id: str | None = Field(default=None, max_length=100)
+    company_share: CompanyShare | None = None
+    notes: str | None = Field(default=None, max_length=5000)
+
+
+class UserCreate(InputModel):
+    login: Login
+    password: NewPassword
+    full_name: FullName
+    role: Role
+    city_ids: list[int] = Field(default_factory=list, max_length=500)
+    master: MasterProfileIn | None = None
+
+
+class UserUpdate(InputModel):
+    login: Login | None = None
+    full_name: FullName | None = None
+    role: Role | None = None
+    city_ids: list[int] | None = Field(default=None, max_length=500)
+    master: MasterProfileUpdate | None = None
+
+
+class MasterUpdate(MasterProfileUpdate):
+    """``PATCH /masters/{id}``: the profile plus the account's name."""
+
+    full_name: FullName | None = None
+
+
+class MasterProfileOut(OutputModel):
+    city_id: int
+    phone: str
+    birth_date: dt.date | None
+    telegram_chat_id: str | None
+    company_share: ShareOut | None
+    notes: str | None
+
+
+class MasterProfileDetail(MasterProfileOut):
+    passport: str | None
+
+
+class UserListItem(OutputModel):
+    id: int
+    login: str
+    full_name: str
+    role: Role
+    status: UserStatus
+    city_ids: list[int]
+    created_at: UtcDateTime
+    last_login_at: UtcDateTime | None
+    master: MasterProfileOut | None
+
+
+class UserOut(UserListItem):
+    master: MasterProfileDetail | None
+    two_factor_enabled: bool
+
+
+class LoginResult(OutputModel):
+    user: UserOut
+
+
+class MasterListItem(OutputModel):
+    id: int
+    login: str
+    full_name: str
+    status: UserStatus
+    city_id: int
+    phone: str
+    birth_date: dt.date | None
+    telegram_chat_id: str | None
+    company_share: ShareOut | None
+    notes: str | None
+
+
+class MasterOut(MasterListItem):
+    passport: str | None

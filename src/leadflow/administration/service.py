@@ -1,0 +1,70 @@
+"""Runtime settings: defaults from the environment, overridden by what an admin saved (which then wins)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts import audit
+from leadflow.accounts.policies import ClientInfo, Principal
+from leadflow.administration.models import AppSetting
+from leadflow.administration.schemas import RuntimeSettings, RuntimeSettingsUpdate
+from leadflow.platform.problems import ValidationProblem
+from leadflow.platform.settings import Settings
+
+
+def defaults(settings: Settings) -> dict[str, Any]:
+    return {
+        "company_share": settings.company_share,
+        "dedupe_window_minutes": 30,
+        "link_window_minutes": 30,
+        "recordings_retry_days": 7,
+        "require_2fa_for_admins": settings.require_2fa_for_admins,
+        "business_timezone": settings.timezone,
+    }
+
+
+def _load(key: str, value: Any) -> Any:
+    return Decimal(str(value)) if key == "company_share" else value
+
+
+def _dump(key: str, value: Any) -> Any:
+    return f"{value:.2f}" if key == "company_share" else value
+
+
+async def get_settings(session: AsyncSession, settings: Settings) -> RuntimeSettings:
+    values = defaults(settings)
+    for row in await session.scalars(select(AppSetting)):
+        if row.key in values:
+            values[row.key] = _load(row.key, row.value)
+    return RuntimeSettings(**values)
+
+
+async def update_settings(
+    session: AsyncSession, settings: Settings, principal: Principal, data: RuntimeSettingsUpdate, client: ClientInfo
+) -> RuntimeSettings:
+    changes = data.model_dump(exclude_unset=True)
+    nulls = [k for k, v in changes.items() if v is None]
+    if nulls:
+        raise ValidationProblem.field(nulls[0], "May not be null.")
+    current = await get_settings(session, settings)
+    diff: dict[str, list[Any]] = {}
+    for key, value in changes.items():
+        row = await session.get(AppSetting, key)
+        if row is None:
+            session.add(AppSetting(key=key, value=_dump(key, value), updated_by_id=principal.id))
+        else:
+            row.value = _dump(key, value)
+            row.updated_by_id = principal.id
+        old = getattr(current, key)
+        if old != value:
+            diff[key] = [_dump(key, old), _dump(key, value)]
+    if diff:
+        audit.record(
+            session, "settings_changed", actor_id=principal.id, client=client, target_type="settings", data=diff
+        )
+    await session.commit()
+    return await get_settings(session, settings)

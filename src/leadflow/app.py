@@ -1,0 +1,127 @@
+"""The FastAPI factory: shared components, middleware order, routers, error handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
+from starlette.middleware.cors import CORSMiddleware
+
+from leadflow import __version__
+from leadflow.accounts.auth import AuthService
+from leadflow.accounts.lockout import LoginGuard
+from leadflow.accounts.router import auth_router, users_router
+from leadflow.accounts.service import UserService
+from leadflow.administration.router import router as administration_router
+from leadflow.catalog.router import router as catalog_router
+from leadflow.observability.health import router as health_router
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.db import Database
+from leadflow.platform.idempotency import IdempotencyMiddleware
+from leadflow.platform.logging import configure_logging
+from leadflow.platform.middleware import (
+    BodyLimitMiddleware,
+    EdgeMiddleware,
+    RateLimitMiddleware,
+)
+from leadflow.platform.problems import (
+    Problem,
+    install_problem_handlers,
+    problem_response,
+)
+from leadflow.platform.ratelimit import RateLimiter
+from leadflow.platform.redis import create_redis
+from leadflow.platform.security import PasswordHasher, Signer
+from leadflow.platform.settings import Settings, get_settings
+
+log = structlog.get_logger("leadflow.app")
+
+DESCRIPTION = """
+The Leadflow API. Every error is `application/problem+json` (RFC 9457) with a stable `type`.
+Browsers sign in with `POST /auth/login` (cookies; unsafe methods need the `X-CSRF-Token` header);
+API clients use `POST /auth/token` and `Authorization: Bearer`.
+"""
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database_unavailable", error=type(exc).__name__)
+    problem = Problem(
+        "The database is unreachable; try again shortly.",
+        status=503,
+        type="database-unavailable",
+        headers={"Retry-After": "5"},
+    )
+    return problem_response(problem, request)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    database = Database(settings)
+    redis = create_redis(settings)
+    signer = Signer(settings.effective_secret_key(), settings.access_token_ttl_s)
+    hasher = PasswordHasher(cheap=settings.password_hash_cheap)
+    limiter = RateLimiter(redis, settings.redis_prefix)
+    guard = LoginGuard(settings, database, redis)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log.info("startup", version=__version__, database=database.dialect, redis=redis is not None)
+        yield
+        await database.dispose()
+        if redis is not None:
+            await redis.aclose()
+        log.info("shutdown")
+
+    app = FastAPI(
+        title="Leadflow",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    app.state.redis = redis
+    app.state.signer = signer
+    app.state.limiter = limiter
+    app.state.auth = AuthService(settings, signer, hasher, guard)
+    app.state.users = UserService(hasher)
+
+    install_problem_handlers(app)
+    for error in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError):
+        app.add_exception_handler(error, _database_unavailable)
+
+    for router in (auth_router, users_router, catalog_router, administration_router, health_router):
+        app.include_router(router)
+
+    # Added innermost first: the last one added runs first.
+    app.add_middleware(
+        IdempotencyMiddleware,
+        database=database,
+        signer=signer,
+        ttl_s=settings.idempotency_ttl_s,
+        exempt=(f"{API_PREFIX}/auth/",),
+    )
+    app.add_middleware(
+        RateLimitMiddleware, limiter=limiter, signer=signer, per_minute_amount=settings.rate_limit_per_minute
+    )
+    app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: settings.max_request_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=bool(settings.cors_origins),
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Request-ID", "Idempotency-Key", "If-Match"],
+        expose_headers=["X-Request-ID", "ETag", "Retry-After"],
+        max_age=600,
+    )
+    app.add_middleware(EdgeMiddleware, settings=settings)
+    return app

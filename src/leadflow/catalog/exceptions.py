@@ -1,0 +1,9 @@
+from leadflow.platform.problems import Conflict
+
+
+class InUse(Conflict):
+    type = "in-use"
+
+
+class ProtectedRow(Conflict):
+    type = "protected"

@@ -1,0 +1,91 @@
+"""Reference data endpoints: read by any signed-in user, written by admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.policies import AdminOnly, SignedIn
+from leadflow.catalog import schemas, service
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.db import get_session
+from leadflow.platform.schemas import Page, PageParams, SearchQuery, page_params
+
+router = APIRouter(prefix=API_PREFIX, tags=["reference data"])
+Session = Annotated[AsyncSession, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+Active = Annotated[bool | None, Query(description="Only active (true) or inactive (false) rows.")]
+
+
+def _mount(
+    path: str,
+    svc: service.ReferenceService[Any],
+    out: type[BaseModel],
+    create: type[BaseModel],
+    update: type[BaseModel],
+) -> None:
+    label = svc.label
+
+    async def list_rows(
+        _: SignedIn, session: Session, paging: Paging, active: Active = None, q: SearchQuery = None
+    ) -> dict[str, Any]:
+        rows, total = await svc.list(session, paging, active=active, q=q)
+        return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
+
+    async def get_row(row_id: int, _: SignedIn, session: Session) -> Any:
+        return await svc.get(session, row_id)
+
+    async def create_row(body: create, _: AdminOnly, session: Session) -> Any:  # type: ignore[valid-type]
+        return await svc.create(session, body)
+
+    async def update_row(row_id: int, body: update, _: AdminOnly, session: Session) -> Any:  # type: ignore[valid-type]
+        return await svc.update(session, row_id, body)
+
+    async def delete_row(row_id: int, _: AdminOnly, session: Session) -> Response:
+        await svc.delete(session, row_id)
+        return Response(status_code=204)
+
+    router.add_api_route(
+        path,
+        list_rows,
+        methods=["GET"],
+        response_model=Page[out],  # type: ignore[valid-type]
+        summary=f"List {label} rows",
+    )
+    router.add_api_route(
+        path, create_row, methods=["POST"], response_model=out, status_code=201, summary=f"Create a {label}"
+    )
+    router.add_api_route(f"{path}/{{row_id}}", get_row, methods=["GET"], response_model=out, summary=f"Get a {label}")
+    router.add_api_route(
+        f"{path}/{{row_id}}", update_row, methods=["PATCH"], response_model=out, summary=f"Change a {label}"
+    )
+    router.add_api_route(
+        f"{path}/{{row_id}}",
+        delete_row,
+        methods=["DELETE"],
+        status_code=204,
+        response_class=Response,
+        summary=f"Delete an unused {label}",
+        description="A row that is referenced anywhere answers 409; deactivate it instead.",
+    )
+
+
+_mount("/cities", service.cities, schemas.CityOut, schemas.CityCreate, schemas.CityUpdate)
+_mount(
+    "/request-types",
+    service.request_types,
+    schemas.RequestTypeOut,
+    schemas.RequestTypeCreate,
+    schemas.RequestTypeUpdate,
+)
+_mount("/directions", service.directions, schemas.DirectionOut, schemas.DirectionCreate, schemas.DirectionUpdate)
+_mount(
+    "/transaction-types",
+    service.transaction_types,
+    schemas.TransactionTypeOut,
+    schemas.TransactionTypeCreate,
+    schemas.TransactionTypeUpdate,
+)

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, Field
+
+from leadflow.platform.schemas import InputModel, Name, OutputModel
+
+Kind = Literal["income", "expense"]
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("Unknown IANA time zone.") from exc
+    return value
+
+
+TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+
+
+class CityOut(OutputModel):
+    id: int
+    name: str
+    timezone: str
+    active: bool
+
+
+class CityCreate(InputModel):
+    name: Name
+    timezone: TimeZone = "Europe/Moscow"
+    active: bool = True
+
+
+class CityUpdate(InputModel):
+    name: Name | None = None
+    timezone: TimeZone | None = None
+    active: bool | None = None
+
+
+class RequestTypeOut(OutputModel):
+    id: int
+    code: str
+    name: str
+    active: bool
+
+
+class RequestTypeCreate(InputModel):
+    code: str = Field(min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")
+    name: Name
+    active: bool = True
+
+
+class RequestTypeUpdate(InputModel):
+    code: str | None = Field(default=None, min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")
+    name: Name | None = None
+    active: bool | None = None
+
+
+class DirectionOut(OutputModel):
+    id: int
+    name: str
+    active: bool
+
+
+class DirectionCreate(InputModel):
+    name: Name
+    active: bool = True
+
+
+class DirectionUpdate(InputModel):
+    name: Name | None = None
+    active: bool | None = None
+
+
+class TransactionTypeOut(OutputModel):
+    id: int
+    name: str
+    kind: Kind
+    system: bool
+    active: bool
+
+
+class TransactionTypeCreate(InputModel):
+    name: Name
+    kind: Kind
+    active: bool = True
+
+
+class TransactionTypeUpdate(InputModel):
+    name: Name | None = None
+    kind: Kind | None = None
+    active: bool | None = None

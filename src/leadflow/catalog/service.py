@@ -1,0 +1,155 @@
+"""Reference data rules: unique names, protected system rows, no deleting what is in use."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.catalog.exceptions import InUse, ProtectedRow
+from leadflow.catalog.models import (
+    SYSTEM_REQUEST_TYPES,
+    City,
+    Direction,
+    RequestType,
+    TransactionType,
+)
+from leadflow.platform.problems import Conflict, NotFound, ValidationProblem
+from leadflow.platform.schemas import PageParams
+
+M = TypeVar("M", City, RequestType, Direction, TransactionType)
+
+
+class ReferenceService(Generic[M]):
+    """CRUD for one reference table. ``unique`` names the columns that must not repeat."""
+
+    model: type[M]
+
+    def __init__(self, model: type[M], label: str, unique: tuple[str, ...], order_by: str = "name") -> None:
+        self.model = model
+        self.label = label
+        self.unique = unique
+        self.order_by = order_by
+
+    async def list(
+        self, session: AsyncSession, page: PageParams, active: bool | None = None, q: str | None = None
+    ) -> tuple[list[M], int]:
+        query = select(self.model)
+        if active is not None:
+            query = query.where(self.model.active.is_(active))
+        if q:
+            query = query.where(func.lower(self.model.name).contains(q.lower(), autoescape=True))
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await session.scalars(
+            query.order_by(getattr(self.model, self.order_by), self.model.id).offset(page.offset).limit(page.per_page)
+        )
+        return list(rows), int(total or 0)
+
+    async def get(self, session: AsyncSession, row_id: int) -> M:
+        row = await session.get(self.model, row_id)
+        if row is None:
+            raise NotFound(f"No {self.label} with id {row_id}.")
+        return row
+
+    async def create(self, session: AsyncSession, data: BaseModel) -> M:
+        values = data.model_dump()
+        await self._check_unique(session, values, None)
+        row = self.model(**values)
+        session.add(row)
+        await self._commit(session, "create")
+        return row
+
+    async def update(self, session: AsyncSession, row_id: int, data: BaseModel) -> M:
+        row = await self.get(session, row_id)
+        values = data.model_dump(exclude_unset=True)
+        nulls = [field for field, value in values.items() if value is None]
+        if nulls:
+            raise ValidationProblem(
+                "These fields cannot be empty.",
+                [{"field": f, "message": "May not be null."} for f in nulls],  # type: ignore[misc]
+            )
+        self.guard_update(row, values)
+        await self._check_unique(session, values, row.id)
+        for field, value in values.items():
+            setattr(row, field, value)
+        await self._commit(session, "update")
+        return row
+
+    async def delete(self, session: AsyncSession, row_id: int) -> None:
+        row = await self.get(session, row_id)
+        self.guard_delete(row)
+        await session.delete(row)
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise InUse(f"This {self.label} is in use; deactivate it instead (PATCH active=false).") from exc
+
+    def guard_update(self, row: M, values: dict[str, Any]) -> None:
+        """Hook for rules on protected rows."""
+
+    def guard_delete(self, row: M) -> None:
+        """Hook for rules on protected rows."""
+
+    async def _check_unique(self, session: AsyncSession, values: dict[str, Any], own_id: int | None) -> None:
+        errors = []
+        for field in self.unique:
+            if field not in values:
+                continue
+            column = getattr(self.model, field)
+            query = select(self.model.id).where(func.lower(column) == str(values[field]).lower())
+            if own_id is not None:
+                query = query.where(self.model.id != own_id)
+            if await session.scalar(query) is not None:
+                errors.append({"field": field, "message": f"A {self.label} with this {field} already exists."})
+        if errors:
+            raise Conflict(f"A {self.label} like this already exists.", errors=errors)  # type: ignore[arg-type]
+
+    async def _commit(self, session: AsyncSession, action: str) -> None:
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise Conflict(f"Could not {action} the {self.label}: it conflicts with an existing one.") from exc
+
+
+class RequestTypeService(ReferenceService[RequestType]):
+    def guard_update(self, row: RequestType, values: dict[str, Any]) -> None:
+        if row.code in SYSTEM_REQUEST_TYPES:
+            if "code" in values and values["code"] != row.code:
+                raise ProtectedRow(f"The code of the system request type {row.code!r} cannot change.")
+            if values.get("active") is False:
+                raise ProtectedRow(f"The system request type {row.code!r} cannot be deactivated.")
+
+    def guard_delete(self, row: RequestType) -> None:
+        if row.code in SYSTEM_REQUEST_TYPES:
+            raise ProtectedRow(f"The system request type {row.code!r} cannot be deleted.")
+
+
+class TransactionTypeService(ReferenceService[TransactionType]):
+    def guard_update(self, row: TransactionType, values: dict[str, Any]) -> None:
+        if row.system:
+            if "kind" in values and values["kind"] != row.kind:
+                raise ProtectedRow("The kind of a system transaction type cannot change.")
+            if values.get("active") is False:
+                raise ProtectedRow("A system transaction type cannot be deactivated.")
+
+    def guard_delete(self, row: TransactionType) -> None:
+        if row.system:
+            raise ProtectedRow("A system transaction type cannot be deleted.")
+
+
+cities = ReferenceService(City, "city", unique=("name",))
+request_types = RequestTypeService(RequestType, "request type", unique=("code",), order_by="id")
+directions = ReferenceService(Direction, "direction", unique=("name",))
+transaction_types = TransactionTypeService(TransactionType, "transaction type", unique=("name",))
+
+
+async def city_ids_exist(session: AsyncSession, ids: set[int]) -> set[int]:
+    """The subset of ``ids`` that are existing cities (for other domains validating city lists)."""
+    if not ids:
+        return set()
+    return set(await session.scalars(select(City.id).where(City.id.in_(ids))))

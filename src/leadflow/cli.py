@@ -1,0 +1,295 @@
+"""The ``leadflow`` command line (SPEC §12). Other tools rely on its exact contract:
+
+- ``leadflow serve --host H --port P``: a busy port prints one line and exits with code 2; ``--port 0`` picks a free
+  port; ``listening on http://H:PORT`` goes to stdout once the socket accepts connections; SIGTERM drains in-flight
+  requests.
+- ``leadflow migrate upgrade|downgrade|current|check``, ``leadflow create-admin --login L [--password-stdin]``,
+  ``leadflow check``, ``leadflow openapi``, ``leadflow seed-demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import socket
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from leadflow.platform.settings import Settings, get_settings, secret_problem
+
+app = typer.Typer(
+    help="Leadflow: leads, dispatch, masters, cash desk.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+migrate_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
+app.add_typer(migrate_app, name="migrate")
+err = Console(stderr=True)
+out = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "settings"
+            err.print(f"[red]configuration error[/red] LEADFLOW_{field.upper()}: {error['msg']}")
+        raise typer.Exit(2) from None
+
+
+# serve ---------------------------------------------------------------------------------------------------------
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            print(f"error: port {port} on {host} is already in use", file=sys.stderr)
+        else:
+            print(f"error: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on (LEADFLOW_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; 0 picks a free one (LEADFLOW_PORT).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    graceful_timeout: Annotated[int, typer.Option(help="Seconds to drain in-flight requests on SIGTERM.")] = 30,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    settings = _settings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    config = uvicorn.Config(
+        "leadflow.app:create_app",
+        factory=True,
+        workers=workers,
+        proxy_headers=False,  # the client address is resolved by our own trusted-proxy rule
+        server_header=False,
+        date_header=True,
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=graceful_timeout,
+        lifespan="on",
+    )
+    print(f"listening on http://{shown}:{bound_port}", flush=True)
+    server = uvicorn.Server(config)
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        server.run(sockets=[sock])
+
+
+# migrate -------------------------------------------------------------------------------------------------------
+@migrate_app.command("upgrade")
+def migrate_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from leadflow.platform import migrations
+
+    migrations.upgrade(_settings().effective_database_url, revision)
+    out.print(f"database at {revision}")
+
+
+@migrate_app.command("downgrade")
+def migrate_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
+    """Revert migrations down to REVISION (default: one step)."""
+    from leadflow.platform import migrations
+
+    migrations.downgrade(_settings().effective_database_url, revision)
+    out.print(f"database at {revision}")
+
+
+@migrate_app.command("current")
+def migrate_current() -> None:
+    """Print the database's revision and the code's head."""
+    current, head = asyncio.run(_revisions(_settings()))
+    print(f"current: {current or 'empty'}\nhead: {head}")
+
+
+@migrate_app.command("check")
+def migrate_check() -> None:
+    """Fail when the models and the migrations disagree (alembic check)."""
+    from alembic.util.exc import AutogenerateDiffsDetected, CommandError
+
+    from leadflow.platform import migrations
+
+    try:
+        migrations.check(_settings().effective_database_url)
+    except (AutogenerateDiffsDetected, CommandError) as exc:
+        err.print(f"[red]migrations out of date:[/red] {exc}")
+        raise typer.Exit(1) from None
+    out.print("models and migrations agree")
+
+
+async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
+    from leadflow.platform.db import Database
+    from leadflow.platform.migrations import current_revision, head_revision
+
+    database = Database(settings)
+    try:
+        async with database.engine.connect() as conn:
+            current = await conn.run_sync(current_revision)
+    finally:
+        await database.dispose()
+    return current, head_revision()
+
+
+# create-admin --------------------------------------------------------------------------------------------------
+@app.command("create-admin")
+def create_admin(
+    login: Annotated[str, typer.Option(help="Login of the new administrator.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    full_name: Annotated[str, typer.Option(help="Display name.")] = "Administrator",
+) -> None:
+    """Create an administrator account."""
+    from leadflow.platform.security import password_problem
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        err.print("error: no terminal to prompt on; pass --password-stdin and pipe the password")
+        raise typer.Exit(2)
+    problem = password_problem(password)
+    if problem:
+        err.print(f"error: password refused: {problem}")
+        raise typer.Exit(1)
+    user_id = asyncio.run(_create_admin(_settings(), login, password, full_name))
+    out.print(f"created admin {login!r} (id {user_id})")
+
+
+async def _create_admin(settings: Settings, login: str, password: str, full_name: str) -> int:
+    from leadflow.accounts.service import UserService
+    from leadflow.platform.db import Database
+    from leadflow.platform.problems import Problem
+    from leadflow.platform.security import PasswordHasher
+
+    database = Database(settings)
+    try:
+        async with database.session() as session:
+            user = await UserService(PasswordHasher(settings.password_hash_cheap)).create_admin(
+                session, login, password, full_name
+            )
+            return user.id
+    except Problem as exc:
+        err.print(f"error: {exc.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        await database.dispose()
+
+
+# seed-demo -----------------------------------------------------------------------------------------------------
+class Scale(StrEnum):
+    small = "small"
+
+
+@app.command("seed-demo")
+def seed_demo(scale: Annotated[Scale, typer.Option(help="Size of the demo data set.")] = Scale.small) -> None:
+    """Fill an empty database with demo data once, and print the demo admin's login."""
+    from leadflow.demo.seed import seed
+
+    settings = _settings()
+    login, password, created = asyncio.run(seed(settings))
+    state = "created" if created else "already present"
+    out.print(f"demo data {state}")
+    out.print(f"admin login: [bold]{login}[/bold]  password: [bold]{password}[/bold]")
+
+
+# check / openapi -----------------------------------------------------------------------------------------------
+@app.command()
+def check() -> None:
+    """Validate the configuration and reach the database and Redis."""
+    settings = _settings()
+    problems = 0
+    if settings.is_production or settings.secret_key:
+        problem = secret_problem(settings.secret_key)
+        if problem:
+            err.print(f"[red]✗[/red] secret key: {problem}")
+            problems += 1 if settings.is_production else 0
+    results = asyncio.run(_connectivity(settings))
+    for name, (ok, detail) in results.items():
+        mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+        out.print(f"{mark} {name}: {detail}")
+        problems += 0 if ok else 1
+    if problems:
+        raise typer.Exit(1)
+
+
+async def _connectivity(settings: Settings) -> dict[str, tuple[bool, str]]:
+    from sqlalchemy import text
+
+    from leadflow.platform.db import Database
+    from leadflow.platform.redis import create_redis
+
+    results: dict[str, tuple[bool, str]] = {"environment": (True, settings.environment.value)}
+    database = Database(settings)
+    try:
+        async with database.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        results["database"] = (True, f"{database.dialect} reachable")
+        current, head = await _revisions(settings)
+        results["migrations"] = (current == head, f"current {current or 'empty'}, head {head}")
+    except Exception as exc:
+        results["database"] = (False, f"unreachable ({type(exc).__name__})")
+    finally:
+        await database.dispose()
+    redis = create_redis(settings)
+    if redis is None:
+        results["redis"] = (True, "not configured (in-process cache, limits and queue)")
+    else:
+        try:
+            await redis.ping()
+            results["redis"] = (True, "reachable")
+        except Exception as exc:
+            results["redis"] = (False, f"unreachable ({type(exc).__name__})")
+        finally:
+            await redis.aclose()
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = settings.data_dir / ".check"
+        probe.write_text("ok")
+        probe.unlink()
+        results["data_dir"] = (True, f"{settings.data_dir.resolve()} writable")
+    except OSError as exc:
+        results["data_dir"] = (False, f"not writable ({exc.strerror})")
+    return results
+
+
+@app.command()
+def openapi(output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None) -> None:
+    """Print (or write) the OpenAPI document."""
+    from leadflow.app import create_app
+
+    spec = json.dumps(create_app(_settings()).openapi(), ensure_ascii=False, indent=2)
+    if output:
+        output.write_text(spec + "\n", encoding="utf-8")
+        out.print(f"wrote {output}")
+    else:
+        print(spec)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,116 @@
+"""Liveness, readiness and (for admins) the detailed health report."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from leadflow import __version__
+from leadflow.accounts.auth import load_principal
+from leadflow.accounts.models import Role
+from leadflow.platform.db import Database
+from leadflow.platform.migrations import current_revision, head_revision
+from leadflow.platform.security import TokenError
+
+router = APIRouter(tags=["health"])
+
+
+async def _timed(coro: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        detail = await coro
+        state: dict[str, Any] = {"status": "ok"}
+        if detail:
+            state["detail"] = detail
+    except Exception as exc:
+        state = {"status": "fail", "error": type(exc).__name__}
+    state["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return state
+
+
+async def _database(database: Database) -> None:
+    async with database.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _migrations(database: Database) -> str:
+    async with database.engine.connect() as conn:
+        current = await conn.run_sync(current_revision)
+    head = head_revision()
+    if current != head:
+        raise RuntimeError("migrations behind")
+    return str(current)
+
+
+async def _redis(request: Request) -> None:
+    await request.app.state.redis.ping()
+
+
+async def _storage(request: Request) -> None:
+    root = request.app.state.settings.data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    probe = root / ".health-probe"
+    probe.write_bytes(b"ok")
+    probe.unlink()
+
+
+async def _checks(request: Request) -> dict[str, dict[str, Any]]:
+    database: Database = request.app.state.database
+    checks = {
+        "database": await _timed(_database(database)),
+        "migrations": await _timed(_migrations(database)),
+        "storage": await _timed(_storage(request)),
+    }
+    if request.app.state.redis is not None:
+        checks["redis"] = await _timed(_redis(request))
+    else:
+        checks["redis"] = {"status": "not_configured"}
+    checks["jobs"] = {"status": "not_configured"}
+    return checks
+
+
+def _ready(checks: dict[str, dict[str, Any]]) -> bool:
+    return all(c["status"] != "fail" for c in checks.values())
+
+
+@router.get("/health/live", summary="The process is up (no dependencies checked)")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/health/ready", summary="Ready to serve: database, migrations, Redis (if configured), storage")
+async def ready(request: Request) -> JSONResponse:
+    ok = _ready(await _checks(request))
+    return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
+
+
+async def _is_admin(request: Request) -> bool:
+    auth = request.headers.get("authorization", "")
+    token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.cookies.get("access_token")
+    if not token:
+        return False
+    try:
+        claims = request.app.state.signer.read_access_token(token)
+    except TokenError:
+        return False
+    try:
+        async with request.app.state.database.session() as session:
+            principal = await load_principal(session, claims)
+    except Exception:
+        return False
+    return principal is not None and principal.role is Role.admin
+
+
+@router.get("/health", summary="Health; details (checks, latency, version) for admins only")
+async def health(request: Request) -> JSONResponse:
+    checks = await _checks(request)
+    ok = _ready(checks)
+    status_code = 200 if ok else 503
+    if await _is_admin(request):
+        body = {"status": "ok" if ok else "unavailable", "version": __version__, "checks": checks}
+        return JSONResponse(body, status_code=status_code)
+    return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=status_code)

@@ -1,0 +1,203 @@
+"""The HTTP edge, as plain ASGI middleware (no per-request task switching, streaming bodies stay streaming).
+
+Outermost first: :class:`EdgeMiddleware` (request id, client address, security headers, ``no-store``, the access log and
+the last-resort 500), then CORS, :class:`BodyLimitMiddleware`, :class:`RateLimitMiddleware`, idempotency, the app.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from http.cookies import SimpleCookie
+from typing import Any
+
+import structlog
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from leadflow.platform.problems import PROBLEM_CONTENT_TYPE, Problem, RateLimited
+from leadflow.platform.ratelimit import RateLimiter, per_minute
+from leadflow.platform.security import Signer, client_ip
+from leadflow.platform.settings import Settings
+
+log = structlog.get_logger("leadflow.http")
+
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
+    "connect-src 'self'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+def _state(scope: Scope) -> dict[str, Any]:
+    return scope.setdefault("state", {})
+
+
+async def _send_problem(send: Send, problem: Problem, request_path: str | None = None) -> None:
+    import json
+
+    body = json.dumps(problem.body(instance=request_path), ensure_ascii=False).encode()
+    headers = [(b"content-type", PROBLEM_CONTENT_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in problem.headers.items()]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class EdgeMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = Headers(scope=scope)
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        client = scope.get("client")
+        peer = client[0] if client else None
+        ip = client_ip(peer, headers.get("x-forwarded-for"), self.settings.trusted_proxies)
+        state = _state(scope)
+        state["request_id"] = request_id
+        state["client_ip"] = ip
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        path: str = scope["path"]
+        https = scope.get("scheme") == "https"
+        status_holder = {"status": 500, "started": False}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                out = MutableHeaders(scope=message)
+                out["X-Request-ID"] = request_id
+                out.setdefault("Cache-Control", "no-store")
+                out.setdefault("X-Content-Type-Options", "nosniff")
+                out.setdefault("X-Frame-Options", "DENY")
+                out.setdefault("Referrer-Policy", "no-referrer")
+                out.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+                out.setdefault("Content-Security-Policy", DOCS_CSP if path.startswith(DOCS_PATHS) else API_CSP)
+                out.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+                if https:
+                    out.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:
+            log.error("unhandled_error", exc_info=exc, path=path, method=scope["method"])
+            if not status_holder["started"]:
+                await _send_problem(
+                    send_wrapper,
+                    Problem("Something went wrong on our side; the error was logged.", status=500),
+                    path,
+                )
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            log.info(
+                "request",
+                method=scope["method"],
+                route=template,
+                status=status_holder["status"],
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                user_id=state.get("user_id"),
+                client_ip=ip,
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than the limit of {limit} bytes.")
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit, counting while streaming (chunked bodies included)."""
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            try:
+                too_big = int(declared) > limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                await _send_problem(send, Problem(BodyTooLarge(limit).detail, status=413), scope["path"])
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+def bearer_or_cookie_token(scope: Scope) -> str | None:
+    headers = Headers(scope=scope)
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    cookie_header = headers.get("cookie")
+    if cookie_header:
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(cookie_header)
+        except Exception:
+            return None
+        morsel = cookie.get("access_token")
+        return morsel.value if morsel else None
+    return None
+
+
+class RateLimitMiddleware:
+    """The general limit: per user when the request carries a valid access token, else per client address.
+    Health and metrics endpoints are not limited; the login and webhook endpoints add their own stricter limits."""
+
+    EXEMPT_PREFIXES = ("/health", "/metrics")
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, signer: Signer, per_minute_amount: int) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.signer = signer
+        self.item = per_minute(per_minute_amount)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.EXEMPT_PREFIXES) or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        state = _state(scope)
+        token = bearer_or_cookie_token(scope)
+        claims = self.signer.peek_claims(token) if token else None
+        if claims is not None and claims.get("rlx"):
+            await self.app(scope, receive, send)
+            return
+        key = f"user:{claims['sub']}" if claims is not None else f"ip:{state.get('client_ip', 'unknown')}"
+        decision = await self.limiter.hit(self.item, "api", key)
+        if not decision.allowed:
+            log.warning("rate_limited", key=key.split(":")[0])
+            await _send_problem(send, RateLimited(decision.retry_after), scope["path"])
+            return
+        await self.app(scope, receive, send)

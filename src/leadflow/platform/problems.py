@@ -1,0 +1,220 @@
+"""RFC 9457 problem details: one exception type, one set of handlers, one body shape.
+
+Every error leaves the service as ``application/problem+json`` with a stable ``type`` URI, a ``title``, the ``status``,
+a human ``detail`` and, for validation problems, an ``errors`` list of ``{field, message}``. Nothing internal (stack
+traces, SQL, paths, exception texts) ever reaches a client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://leadflow.dev/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+log = structlog.get_logger("leadflow.problems")
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    423: "Locked",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
+_TYPES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "request-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    423: "locked",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+class FieldError(dict[str, str]):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field=field, message=message)
+
+
+class Problem(Exception):
+    """Base of every error a client may see. Subclasses pin ``status`` and ``type``."""
+
+    status: int = 400
+    type: str | None = None
+    title: str | None = None
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        title: str | None = None,
+        errors: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+        if title is not None:
+            self.title = title
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        slug = self.type or _TYPES.get(self.status, "error")
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + slug,
+            "title": self.title or _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"] = list(self.errors)
+        body.update(self.extra)
+        return body
+
+
+class NotFound(Problem):
+    status = 404
+    type = "not-found"
+
+
+class Forbidden(Problem):
+    status = 403
+    type = "forbidden"
+
+
+class Unauthenticated(Problem):
+    status = 401
+    type = "unauthenticated"
+
+    def __init__(self, detail: str = "Sign in to continue.", **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(detail, **kwargs)
+
+
+class Conflict(Problem):
+    status = 409
+    type = "conflict"
+
+
+class ValidationProblem(Problem):
+    status = 422
+    type = "validation-error"
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, errors=errors or [], **kwargs)
+
+    @classmethod
+    def field(cls, field: str, message: str) -> ValidationProblem:
+        return cls(message, [FieldError(field, message)])
+
+
+class RateLimited(Problem):
+    status = 429
+    type = "rate-limited"
+
+    def __init__(self, retry_after: int, detail: str = "Too many requests; slow down.") -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after))})
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(instance=request.url.path if request is not None else None),
+        status_code=problem.status,
+        headers=problem.headers,
+        media_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:] or parts
+    return ".".join(parts) or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "Unknown field."
+    if error.get("type") == "missing":
+        return "This field is required."
+    msg = str(error.get("msg", "Invalid value."))
+    # Pydantic prefixes custom errors with "Value error, "; the rest of the text is ours.
+    return msg.removeprefix("Value error, ")
+
+
+def validation_errors(errors: list[dict[str, Any]] | Any) -> list[FieldError]:
+    return [FieldError(_field_name(e.get("loc", ())), _message(e)) for e in errors]
+
+
+async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Problem)
+    return problem_response(exc, request)
+
+
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problem = ValidationProblem("The request is not valid; see errors.", validation_errors(exc.errors()))
+    return problem_response(problem, request)
+
+
+async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404:
+        detail = "Nothing is here."
+    elif status == 405:
+        detail = f"{request.method} is not allowed here."
+    elif isinstance(exc.detail, str) and status < 500:
+        detail = exc.detail
+    else:
+        detail = _TITLES.get(status, "Error")
+    problem = Problem(detail, status=status, headers=dict(exc.headers or {}))
+    return problem_response(problem, request)
+
+
+async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled_error", exc_info=exc, path=request.url.path, method=request.method)
+    problem = Problem("Something went wrong on our side; the error was logged.", status=500)
+    return problem_response(problem, request)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Problem, _problem_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unhandled_handler)

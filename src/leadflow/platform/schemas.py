@@ -1,0 +1,75 @@
+"""Base schemas shared by every domain: strict input models, UTC output, pages of results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+)
+
+T = TypeVar("T")
+
+
+def _utc_iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+UtcDateTime = Annotated[dt.datetime, PlainSerializer(_utc_iso, return_type=str, when_used="json")]
+
+
+class InputModel(BaseModel):
+    """Write bodies: unknown fields are refused (a client never sets a server-owned field), NUL bytes too."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed.")
+        return value
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+
+class PageParams(BaseModel):
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200, description="Items per page, at most 200.")] = 50,
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page)
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("NUL characters are not allowed.")
+    return value
+
+
+SearchQuery = Annotated[str | None, Query(max_length=200, description="Search text."), AfterValidator(_no_nul)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]

@@ -1,0 +1,222 @@
+"""Security primitives: password hashing and policy, signed tokens, CSRF tokens, the client address.
+
+Hashing is CPU-bound and runs in a worker thread behind a small limiter, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import itertools
+import secrets
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import anyio
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.bcrypt import BcryptHasher
+
+from leadflow.platform.settings import IPNetwork
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 128
+JWT_ALGORITHM = "HS256"
+
+# A few concurrent hashes saturate two cores; more would only queue inside the thread pool and starve other work.
+_hash_limiter: anyio.CapacityLimiter | None = None
+
+
+def _limiter() -> anyio.CapacityLimiter:
+    global _hash_limiter
+    if _hash_limiter is None:
+        _hash_limiter = anyio.CapacityLimiter(4)
+    return _hash_limiter
+
+
+class PasswordHasher:
+    """argon2id for new hashes; bcrypt hashes from older deployments verify and are upgraded."""
+
+    def __init__(self, cheap: bool = False) -> None:
+        argon = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1) if cheap else Argon2Hasher()
+        self._hash = PasswordHash((argon, BcryptHasher()))
+        self._dummy: str | None = None
+
+    async def hash(self, password: str) -> str:
+        return await anyio.to_thread.run_sync(self._hash.hash, password, limiter=_limiter())
+
+    async def verify(self, password: str, hashed: str | None) -> tuple[bool, str | None]:
+        """(valid, new hash to store or None). An absent hash still costs one verification (equal timing)."""
+        if hashed is None:
+            if self._dummy is None:
+                self._dummy = await self.hash(secrets.token_urlsafe(16))
+            await anyio.to_thread.run_sync(self._hash.verify, password, self._dummy, limiter=_limiter())
+            return False, None
+        try:
+            return await anyio.to_thread.run_sync(self._hash.verify_and_update, password, hashed, limiter=_limiter())
+        except Exception:  # an unreadable stored hash is a failed login, not a crash
+            return False, None
+
+
+@lru_cache
+def _common_passwords() -> frozenset[str]:
+    text = resources.files("leadflow.platform").joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip())
+
+
+def _is_run(text: str) -> bool:
+    """A single repeated character or one sequential run, such as ``aaaaaaaaaa``, ``1234567890`` or ``zyxwvu...``."""
+    if len(set(text)) == 1:
+        return True
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(text)}
+    if len(steps) == 1 and steps <= {1, -1}:
+        return True
+    digits = "01234567890123456789"
+    return text.isdigit() and (text in digits or text in digits[::-1])
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is refused, or None when it is acceptable."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"Use at least {PASSWORD_MIN_LENGTH} characters."
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"Use at most {PASSWORD_MAX_LENGTH} characters."
+    if "\x00" in password:
+        return "The password contains a NUL character."
+    if password.lower() in _common_passwords() or _is_run(password.lower()):
+        return "This password is too common; choose another."
+    return None
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    session_id: str
+    token_version: int
+    expires_at: dt.datetime
+
+
+class TokenError(Exception):
+    pass
+
+
+class Signer:
+    """Everything derived from the secret key: access tokens, refresh-token MACs, CSRF tokens."""
+
+    def __init__(self, secret_key: str, access_ttl_s: int) -> None:
+        self._key = secret_key.encode()
+        self.access_ttl_s = access_ttl_s
+
+    def _mac(self, purpose: str, *parts: str) -> str:
+        message = ":".join((purpose, *parts)).encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    # Access tokens -----------------------------------------------------------------------------------------------
+    def access_token(
+        self, user_id: int, session_id: str, token_version: int, now: dt.datetime, *, rate_exempt: bool = False
+    ) -> str:
+        claims: dict[str, Any] = {
+            "sub": str(user_id),
+            "sid": session_id,
+            "tv": token_version,
+            "typ": "access",
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + self.access_ttl_s,
+            "jti": uuid.uuid4().hex,
+        }
+        if rate_exempt:
+            claims["rlx"] = 1
+        return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
+
+    def read_access_token(self, token: str) -> AccessClaims:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key,
+                algorithms=[JWT_ALGORITHM],
+                options={"require": ["exp", "iat", "sub", "sid", "tv", "typ"]},
+            )
+            if claims["typ"] != "access":
+                raise TokenError("not an access token")
+            return AccessClaims(
+                user_id=int(claims["sub"]),
+                session_id=str(claims["sid"]),
+                token_version=int(claims["tv"]),
+                expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
+            )
+        except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
+            raise TokenError(str(exc)) from exc
+
+    def peek_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a validly signed, unexpired access token, without touching the database (rate limiting)."""
+        try:
+            claims: dict[str, Any] = jwt.decode(token, self._key, algorithms=[JWT_ALGORITHM])
+        except jwt.PyJWTError:
+            return None
+        return claims if claims.get("typ") == "access" and "sub" in claims else None
+
+    # Refresh tokens ----------------------------------------------------------------------------------------------
+    def refresh_token(self, session_id: str, generation: int, nonce: str) -> str:
+        return f"{session_id}.{generation}.{self._mac('refresh', session_id, str(generation), nonce)}"
+
+    @staticmethod
+    def parse_refresh_token(token: str) -> tuple[str, int, str]:
+        try:
+            session_id, generation, mac = token.split(".")
+            uuid.UUID(session_id)
+            return session_id, int(generation), mac
+        except (ValueError, AttributeError) as exc:
+            raise TokenError("malformed refresh token") from exc
+
+    def refresh_token_is_genuine(self, token: str, nonce: str) -> bool:
+        session_id, generation, mac = self.parse_refresh_token(token)
+        return hmac.compare_digest(mac, self._mac("refresh", session_id, str(generation), nonce))
+
+    # CSRF ----------------------------------------------------------------------------------------------------------
+    def csrf_token(self, session_id: str) -> str:
+        nonce = secrets.token_urlsafe(16)
+        return f"{nonce}.{self._mac('csrf', session_id, nonce)}"
+
+    def csrf_valid(self, token: str, session_id: str) -> bool:
+        nonce, _, mac = token.partition(".")
+        if not nonce or not mac:
+            return False
+        return hmac.compare_digest(mac, self._mac("csrf", session_id, nonce))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def client_ip(peer: str | None, forwarded_for: str | None, trusted: list[IPNetwork]) -> str:
+    """The client address: the socket peer, unless that peer is a trusted proxy; then the right-most
+    ``X-Forwarded-For`` hop that is not itself a trusted proxy. A spoofed header from an untrusted peer is ignored."""
+    if not peer:
+        return "unknown"
+    if not trusted or not forwarded_for or not _in(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not _in(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _in(address: str, networks: list[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
