@@ -228,3 +228,14 @@ def problem(response: httpx.Response, status: int, type_suffix: str | None = Non
     for leak in ("traceback", "sqlalchemy", "select ", "/work/", "site-packages", "password_hash"):
         assert leak not in text_body, f"leak {leak!r} in {response.text}"
     return body
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis under test. Skipped on the embedded run; on the PostgreSQL + Redis run of CI
+    (``LEADFLOW_TEST_REQUIRE_SERVICES=1``) a missing Redis is a failure, never a skip."""
+    if REDIS_URL:
+        return REDIS_URL
+    if os.environ.get("LEADFLOW_TEST_REQUIRE_SERVICES"):
+        pytest.fail("LEADFLOW_TEST_REDIS_URL is required on this run")
+    pytest.skip("needs Redis (set LEADFLOW_TEST_REDIS_URL)")

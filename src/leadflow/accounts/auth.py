@@ -351,4 +351,5 @@ async def load_principal(session: AsyncSession, claims: AccessClaims) -> Princip
         city_ids=frozenset(user.city_ids),
         master_city_id=user.master.city_id if user.master else None,
         session_id=claims.session_id,
+        two_factor_enabled=user.totp_secret is not None,
     )

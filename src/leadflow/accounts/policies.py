@@ -20,6 +20,8 @@ from leadflow.platform.security import Signer, TokenError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
+# What an admin without a second factor may still do when the setting requires one.
+TWO_FACTOR_FREE = tuple(f"/api/v1/auth/{p}" for p in ("me", "2fa/", "logout", "password"))
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Principal:
     city_ids: frozenset[int]
     master_city_id: int | None
     session_id: str
+    two_factor_enabled: bool = False
 
     @property
     def rank(self) -> int:
@@ -99,6 +102,15 @@ async def current_principal(request: Request, session: Annotated[AsyncSession, D
                 type="csrf-failed",
             )
     request.state.user_id = principal.id
+    if principal.is_admin and not principal.two_factor_enabled and not request.url.path.startswith(TWO_FACTOR_FREE):
+        # Imported here: administration owns runtime settings and itself depends on accounts.
+        from leadflow.administration.service import two_factor_required_for_admins
+
+        if await two_factor_required_for_admins(session, request.app.state.settings):
+            raise Forbidden(
+                "Administrators must turn on two-factor sign-in first: POST /api/v1/auth/2fa/setup, then /confirm.",
+                type="two-factor-required",
+            )
     return principal
 
 

@@ -339,8 +339,8 @@ class UserService:
         self, session: AsyncSession, principal: Principal, user_id: int, status: UserStatus, client: ClientInfo
     ) -> User:
         user = await self.get_user(session, principal, user_id)
-        if user.id == principal.id:
-            raise Forbidden("You cannot block or unblock yourself.")
+        if user.id == principal.id and status is UserStatus.active:
+            raise Forbidden("You cannot unblock yourself.")
         if not may_manage(principal, user):
             raise Forbidden("You may not change this account.")
         if user.status != status:
@@ -372,8 +372,6 @@ class UserService:
 
     async def delete_user(self, session: AsyncSession, principal: Principal, user_id: int, client: ClientInfo) -> None:
         user = await self.get_user(session, principal, user_id)
-        if user.id == principal.id:
-            raise Forbidden("You cannot delete your own account.")
         if not may_manage(principal, user):
             raise Forbidden("You may not delete this account.")
         if user.role == Role.admin and user.status == UserStatus.active:
@@ -456,17 +454,13 @@ class UserService:
             raise ValidationProblem.field("master.city_id", "You can only assign your own cities.")
 
     async def _ensure_other_admin(self, session: AsyncSession, user_id: int) -> None:
-        others = await session.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(
-                User.role == Role.admin,
-                User.status == UserStatus.active,
-                User.deleted_at.is_(None),
-                User.id != user_id,
-            )
+        # Locks the active admins' rows (PostgreSQL) so that two admins cannot remove each other at the same time.
+        admins = await session.scalars(
+            select(User.id)
+            .where(User.role == Role.admin, User.status == UserStatus.active, User.deleted_at.is_(None))
+            .with_for_update()
         )
-        if not others:
+        if not [a for a in admins if a != user_id]:
             raise LastAdmin()
 
     @staticmethod

@@ -13,7 +13,7 @@ from leadflow.platform.schemas import InputModel
 def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # a directory such as "Europe" is an OSError
         raise ValueError("Unknown IANA time zone.") from exc
     return value
 

@@ -1,6 +1,5 @@
 """Reference data endpoints: read by any signed-in user, written by admins."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

@@ -13,7 +13,7 @@ Kind = Literal["income", "expense"]
 def _zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # a directory such as "Europe" is an OSError
         raise ValueError("Unknown IANA time zone.") from exc
     return value
 

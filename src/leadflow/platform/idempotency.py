@@ -61,7 +61,7 @@ class IdempotencyMiddleware:
         if key is None or path.startswith(self.exempt):
             await self.app(scope, receive, send)
             return
-        if not KEY_PATTERN.match(key):
+        if not KEY_PATTERN.fullmatch(key):
             await _send_problem(
                 send, ValidationProblem.field("Idempotency-Key", "Use 1-255 printable ASCII characters."), path
             )

@@ -61,7 +61,7 @@ class EdgeMiddleware:
         started = time.perf_counter()
         headers = Headers(scope=scope)
         incoming = headers.get("x-request-id", "")
-        request_id = incoming if REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        request_id = incoming if REQUEST_ID.fullmatch(incoming) else str(uuid.uuid4())
         client = scope.get("client")
         peer = client[0] if client else None
         ip = client_ip(peer, headers.get("x-forwarded-for"), self.settings.trusted_proxies)
@@ -152,7 +152,21 @@ class BodyLimitMiddleware:
                     raise BodyTooLarge(limit)
             return message
 
-        await self.app(scope, limited_receive, send)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            # Raised while a middleware (idempotency) read the body, outside the app's exception handlers.
+            if started:
+                raise
+            await _send_problem(send, Problem(BodyTooLarge(limit).detail, status=413), scope["path"])
 
 
 def bearer_or_cookie_token(scope: Scope) -> str | None:

@@ -1,0 +1,124 @@
+"""Blocked accounts, password changes and resets, bcrypt upgrade, TOTP."""
+
+from __future__ import annotations
+
+import bcrypt
+import pyotp
+from sqlalchemy import select
+
+from leadflow.accounts.models import AuditLog, AuthSession, Role, User
+from tests.conftest import PASSWORD, Harness, problem
+
+NEW_PASSWORD = "Another-Strong-Pass-42"
+
+
+async def test_blocked_user_is_cut_off_on_the_next_request(h: Harness) -> None:
+    admin, operator = await h.user(Role.admin), await h.user(Role.operator)
+    admin_api, operator_api = await h.as_user(admin), await h.as_user(operator)
+    assert (await operator_api.get("/api/v1/auth/me")).status_code == 200
+    blocked = await admin_api.post(f"/api/v1/users/{operator.id}/block")
+    assert blocked.status_code == 200 and blocked.json()["status"] == "blocked"
+    problem(await operator_api.get("/api/v1/auth/me"), 401)
+    login = await h.client.post("/api/v1/auth/login", json={"login": operator.login, "password": PASSWORD})
+    problem(login, 403, "account-blocked")
+    # A wrong password for a blocked account looks like any wrong password.
+    wrong = await h.client.post("/api/v1/auth/login", json={"login": operator.login, "password": "Wrong-password-1"})
+    problem(wrong, 401, "invalid-credentials")
+    assert (await admin_api.post(f"/api/v1/users/{operator.id}/unblock")).json()["status"] == "active"
+    assert (await h.client.post("/api/v1/auth/token", data={"username": operator.login, "password": PASSWORD})).status_code == 200
+
+
+async def test_password_change_revokes_other_sessions(h: Harness) -> None:
+    user = await h.user(Role.director)
+    first, second = await h.as_user(user), await h.as_user(user)
+    problem(await first.post("/api/v1/auth/password", json={"current_password": "Wrong-pass-123", "new_password": NEW_PASSWORD}), 422)
+    problem(await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "1234567890"}), 422)
+    problem(await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "short"}), 422)
+    changed = await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    assert changed.status_code == 204
+    assert (await first.get("/api/v1/auth/me")).status_code == 200
+    problem(await second.get("/api/v1/auth/me"), 401)
+    problem(await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD}), 401)
+    assert (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": NEW_PASSWORD})).status_code == 200
+    async with h.database.session() as session:
+        actions = list(await session.scalars(select(AuditLog.action).where(AuditLog.actor_id == user.id)))
+    assert "password_change" in actions
+
+
+async def test_admin_resets_password_and_ends_sessions(h: Harness) -> None:
+    admin, master_city = await h.user(Role.admin), await h.city()
+    master = await h.user(Role.master, master_city=master_city.id)
+    master_api = await h.as_user(master)
+    admin_api = await h.as_user(admin)
+    problem(await admin_api.post(f"/api/v1/users/{master.id}/password", json={"password": "qwertyuiop"}), 422)
+    assert (await admin_api.post(f"/api/v1/users/{master.id}/password", json={"password": NEW_PASSWORD})).status_code == 204
+    problem(await master_api.get("/api/v1/auth/me"), 401)
+    assert (await h.client.post("/api/v1/auth/token", data={"username": master.login, "password": NEW_PASSWORD})).status_code == 200
+    problem(await admin_api.post(f"/api/v1/users/{admin.id}/password", json={"password": NEW_PASSWORD}), 403)
+
+
+async def test_bcrypt_hash_verifies_and_is_upgraded(h: Harness) -> None:
+    user = await h.user(Role.operator)
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    async with h.database.session() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        row.password_hash = legacy
+        await session.commit()
+    assert (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})).status_code == 200
+    async with h.database.session() as session:
+        stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
+    assert stored is not None and stored.startswith("$argon2id$")
+
+
+async def test_totp_setup_login_and_recovery(h: Harness) -> None:
+    user = await h.user(Role.admin)
+    api = await h.as_user(user)
+    setup = await api.post("/api/v1/auth/2fa/setup")
+    assert setup.status_code == 200
+    secret = setup.json()["secret"]
+    assert setup.json()["otpauth_uri"].startswith("otpauth://totp/")
+    problem(await api.post("/api/v1/auth/2fa/confirm", json={"code": "000000"}), 422)
+    confirmed = await api.post("/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(secret).now()})
+    codes = confirmed.json()["recovery_codes"]
+    assert len(codes) == 10
+    me = await api.get("/api/v1/auth/me")
+    assert me.json()["two_factor_enabled"] is True
+    assert secret not in me.text
+    problem(await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD}), 401, "otp-required")
+    problem(
+        await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": "123456"}),
+        401,
+        "invalid-credentials",
+    )
+    ok = await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": pyotp.TOTP(secret).now()})
+    assert ok.status_code == 200
+    recovery = await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]})
+    assert recovery.status_code == 200
+    again = await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]})
+    problem(again, 401)
+    problem(await api.post("/api/v1/auth/2fa/disable", json={"password": "Wrong-password-1"}), 422)
+    assert (await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD})).status_code == 204
+    assert (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})).status_code == 200
+
+
+async def test_sessions_store_only_hashes(h: Harness) -> None:
+    user = await h.user(Role.operator)
+    pair = (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})).json()
+    async with h.database.session() as session:
+        row = await session.scalar(select(AuthSession).where(AuthSession.user_id == user.id))
+    assert row is not None
+    assert pair["refresh_token"] not in (row.refresh_hash, row.nonce)
+    assert len(row.refresh_hash) == 64
+
+
+async def test_admins_must_enable_totp_when_required(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h = await harness_factory(require_2fa_for_admins=True)
+    admin, director = await h.user(Role.admin), await h.user(Role.director)
+    api = await h.as_user(admin)
+    problem(await api.get("/api/v1/users"), 403, "two-factor-required")
+    assert (await api.get("/api/v1/auth/me")).status_code == 200
+    assert (await (await h.as_user(director)).get("/api/v1/auth/me")).status_code == 200
+    secret = (await api.post("/api/v1/auth/2fa/setup")).json()["secret"]
+    assert (await api.post("/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(secret).now()})).status_code == 200
+    assert (await api.get("/api/v1/users")).status_code == 200
