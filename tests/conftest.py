@@ -126,6 +126,25 @@ async def _clean_database(database_url: str, seeded_rows: dict[str, list[dict[st
     await reset_database(database_url, seeded_rows)
 
 
+TOKEN_ENDPOINTS = ("/api/v1/auth/token", "/api/v1/auth/refresh", "/api/v1/auth/2fa/setup")
+
+
+async def no_secrets_in_responses(response: httpx.Response) -> None:
+    """Every response of every test passes through here: no password hash anywhere, no token outside the token
+    endpoints (the 2FA set-up answer carries the one-time secret and is exempt)."""
+    body = (await response.aread()).decode("utf-8", errors="replace")
+    for marker in ("$argon2", "$2b$", "$2a$", "password_hash", "totp_secret", "refresh_hash"):
+        assert marker not in body, f"{marker} leaked by {response.request.url}"
+    if response.request.url.path not in TOKEN_ENDPOINTS:
+        assert "eyJ" not in body, f"a JWT leaked by {response.request.url}"
+
+
+def _client(app: Any, ip: str, **kwargs: Any) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(ip, 40000))
+    hooks = {"response": [no_secrets_in_responses]}
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks=hooks, **kwargs)
+
+
 @dataclass
 class Harness:
     """One app instance with its own client, plus helpers to make accounts and sign them in."""
@@ -184,8 +203,7 @@ class Harness:
         return self.new_client(headers={"Authorization": f"Bearer {token}"})
 
     def new_client(self, ip: str = "127.0.0.1", **kwargs: Any) -> httpx.AsyncClient:
-        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False, client=(ip, 40000))
-        return httpx.AsyncClient(transport=transport, base_url="http://testserver", **kwargs)
+        return _client(self.app, ip, **kwargs)
 
 
 @pytest.fixture
@@ -195,8 +213,7 @@ async def harness_factory(settings_factory: Any) -> AsyncIterator[Any]:
     async def factory(**overrides: Any) -> Harness:
         settings = settings_factory(**overrides)
         app = create_app(settings)
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=("127.0.0.1", 40000))
-        client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        client = _client(app, "127.0.0.1")
         harness = Harness(app=app, client=client, settings=settings)
         made.append(harness)
         return harness

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import signal
 import socket
 import sys
 from enum import StrEnum
@@ -95,6 +96,8 @@ def serve(
         lifespan="on",
     )
     print(f"listening on http://{shown}:{bound_port}", flush=True)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal; a finished drain exits with 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = uvicorn.Server(config)
     if workers > 1:
         Multiprocess(config, sockets=[sock]).run()

@@ -25,21 +25,37 @@ async def test_blocked_user_is_cut_off_on_the_next_request(h: Harness) -> None:
     wrong = await h.client.post("/api/v1/auth/login", json={"login": operator.login, "password": "Wrong-password-1"})
     problem(wrong, 401, "invalid-credentials")
     assert (await admin_api.post(f"/api/v1/users/{operator.id}/unblock")).json()["status"] == "active"
-    assert (await h.client.post("/api/v1/auth/token", data={"username": operator.login, "password": PASSWORD})).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": operator.login, "password": PASSWORD})
+    ).status_code == 200
 
 
 async def test_password_change_revokes_other_sessions(h: Harness) -> None:
     user = await h.user(Role.director)
     first, second = await h.as_user(user), await h.as_user(user)
-    problem(await first.post("/api/v1/auth/password", json={"current_password": "Wrong-pass-123", "new_password": NEW_PASSWORD}), 422)
-    problem(await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "1234567890"}), 422)
-    problem(await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "short"}), 422)
-    changed = await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD})
+    problem(
+        await first.post(
+            "/api/v1/auth/password", json={"current_password": "Wrong-pass-123", "new_password": NEW_PASSWORD}
+        ),
+        422,
+    )
+    problem(
+        await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "1234567890"}),
+        422,
+    )
+    problem(
+        await first.post("/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": "short"}), 422
+    )
+    changed = await first.post(
+        "/api/v1/auth/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    )
     assert changed.status_code == 204
     assert (await first.get("/api/v1/auth/me")).status_code == 200
     problem(await second.get("/api/v1/auth/me"), 401)
     problem(await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD}), 401)
-    assert (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": NEW_PASSWORD})).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": NEW_PASSWORD})
+    ).status_code == 200
     async with h.database.session() as session:
         actions = list(await session.scalars(select(AuditLog.action).where(AuditLog.actor_id == user.id)))
     assert "password_change" in actions
@@ -51,9 +67,13 @@ async def test_admin_resets_password_and_ends_sessions(h: Harness) -> None:
     master_api = await h.as_user(master)
     admin_api = await h.as_user(admin)
     problem(await admin_api.post(f"/api/v1/users/{master.id}/password", json={"password": "qwertyuiop"}), 422)
-    assert (await admin_api.post(f"/api/v1/users/{master.id}/password", json={"password": NEW_PASSWORD})).status_code == 204
+    assert (
+        await admin_api.post(f"/api/v1/users/{master.id}/password", json={"password": NEW_PASSWORD})
+    ).status_code == 204
     problem(await master_api.get("/api/v1/auth/me"), 401)
-    assert (await h.client.post("/api/v1/auth/token", data={"username": master.login, "password": NEW_PASSWORD})).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": master.login, "password": NEW_PASSWORD})
+    ).status_code == 200
     problem(await admin_api.post(f"/api/v1/users/{admin.id}/password", json={"password": NEW_PASSWORD}), 403)
 
 
@@ -65,7 +85,9 @@ async def test_bcrypt_hash_verifies_and_is_upgraded(h: Harness) -> None:
         assert row is not None
         row.password_hash = legacy
         await session.commit()
-    assert (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})
+    ).status_code == 200
     async with h.database.session() as session:
         stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
     assert stored is not None and stored.startswith("$argon2id$")
@@ -85,21 +107,31 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
     me = await api.get("/api/v1/auth/me")
     assert me.json()["two_factor_enabled"] is True
     assert secret not in me.text
-    problem(await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD}), 401, "otp-required")
+    problem(
+        await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD}), 401, "otp-required"
+    )
     problem(
         await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": "123456"}),
         401,
         "invalid-credentials",
     )
-    ok = await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": pyotp.TOTP(secret).now()})
+    ok = await h.client.post(
+        "/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": pyotp.TOTP(secret).now()}
+    )
     assert ok.status_code == 200
-    recovery = await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]})
+    recovery = await h.client.post(
+        "/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]}
+    )
     assert recovery.status_code == 200
-    again = await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]})
+    again = await h.client.post(
+        "/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]}
+    )
     problem(again, 401)
     problem(await api.post("/api/v1/auth/2fa/disable", json={"password": "Wrong-password-1"}), 422)
     assert (await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD})).status_code == 204
-    assert (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})
+    ).status_code == 200
 
 
 async def test_sessions_store_only_hashes(h: Harness) -> None:

@@ -45,7 +45,9 @@ async def test_csrf_required_for_cookie_writes_only(h: Harness) -> None:
     client = await browser_login(h, admin.login)
     body = {"name": "Тверь"}
     problem(await client.post("/api/v1/cities", json=body), 403, "csrf-failed")
-    problem(await client.post("/api/v1/cities", json=body, headers={"X-CSRF-Token": "forged.value"}), 403, "csrf-failed")
+    problem(
+        await client.post("/api/v1/cities", json=body, headers={"X-CSRF-Token": "forged.value"}), 403, "csrf-failed"
+    )
     # A token signed for another session does not pass either.
     other = await browser_login(h, admin.login)
     foreign = other.cookies["csrf_token"]
@@ -101,7 +103,9 @@ async def test_forged_and_malformed_refresh_tokens(h: Harness) -> None:
     for token in ("garbage", f"{session_id}.{generation}.forgedmac", f"{session_id}.5.forgedmac", "a.b.c"):
         problem(await h.client.post("/api/v1/auth/refresh", json={"refresh_token": token}), 401)
     # A forged token does not revoke the genuine session.
-    assert (await h.client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    ).status_code == 200
     problem(await h.client.post("/api/v1/auth/refresh", json={"refresh_token": 5}), 422)
     problem(await h.client.post("/api/v1/auth/refresh", json={"refresh_token": "x", "extra": 1}), 422)
     problem(await h.client.post("/api/v1/auth/refresh"), 401)

@@ -95,7 +95,10 @@ async def test_bad_login_bodies(h: Harness) -> None:
     ]
     for body in cases:
         problem(await h.client.post("/api/v1/auth/login", json=body), 422)
-    problem(await h.client.post("/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    problem(
+        await h.client.post("/api/v1/auth/login", content=b"{not json", headers={"content-type": "application/json"}),
+        422,
+    )
     problem(await h.client.post("/api/v1/auth/token", data={"username": "a\u0000", "password": "x"}), 422)
     problem(await h.client.post("/api/v1/auth/token", data={"username": "a"}), 422)
 

@@ -35,8 +35,14 @@ async def test_wrong_password_and_unknown_login_look_the_same(h: Harness) -> Non
     [
         "not-a-jwt",
         jwt.encode({"sub": "1", "sid": "x", "tv": 0, "typ": "access", "iat": 1, "exp": 2}, SECRET, algorithm="HS256"),
-        jwt.encode({"sub": "1", "sid": "x", "tv": 0, "typ": "access", "iat": 1, "exp": 9999999999}, "forged-key-forged-key-forged-key!!", algorithm="HS256"),
-        jwt.encode({"sub": "1", "sid": "x", "tv": 0, "typ": "access", "iat": 1, "exp": 9999999999}, None, algorithm="none"),
+        jwt.encode(
+            {"sub": "1", "sid": "x", "tv": 0, "typ": "access", "iat": 1, "exp": 9999999999},
+            "forged-key-forged-key-forged-key!!",
+            algorithm="HS256",
+        ),
+        jwt.encode(
+            {"sub": "1", "sid": "x", "tv": 0, "typ": "access", "iat": 1, "exp": 9999999999}, None, algorithm="none"
+        ),
     ],
     ids=["garbage", "expired", "forged", "alg-none"],
 )

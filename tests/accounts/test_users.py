@@ -115,19 +115,39 @@ async def test_create_users(world: World, h: Harness) -> None:
     assert body["master"]["company_share"] is None
     assert "password" not in created.text.replace("two_factor", "")
     # The new account can sign in.
-    assert (await h.client.post("/api/v1/auth/token", data={"username": "NEW.master", "password": STRONG})).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": "NEW.master", "password": STRONG})
+    ).status_code == 200
     problem(await c["director_a"].post("/api/v1/users", json=master_body(world.city_b, login="m2")), 422)
     operator = {"login": "op.new", "password": STRONG, "full_name": "Оператор", "role": "operator"}
-    assert (await c["director_a"].post("/api/v1/users", json={**operator, "city_ids": [world.city_a]})).status_code == 201
+    assert (
+        await c["director_a"].post("/api/v1/users", json={**operator, "city_ids": [world.city_a]})
+    ).status_code == 201
     problem(await c["director_a"].post("/api/v1/users", json={**operator, "login": "op2"}), 422)  # would see every city
-    problem(await c["director_a"].post("/api/v1/users", json={**operator, "login": "op3", "city_ids": [world.city_a, world.city_b]}), 422)
+    problem(
+        await c["director_a"].post(
+            "/api/v1/users", json={**operator, "login": "op3", "city_ids": [world.city_a, world.city_b]}
+        ),
+        422,
+    )
     for role in ("director", "admin", "marketer"):
-        problem(await c["director_a"].post("/api/v1/users", json={**operator, "login": f"x{role}", "role": role, "city_ids": [world.city_a]}), 403)
+        problem(
+            await c["director_a"].post(
+                "/api/v1/users", json={**operator, "login": f"x{role}", "role": role, "city_ids": [world.city_a]}
+            ),
+            403,
+        )
     for name in ("operator_a", "marketer", "master_a"):
         problem(await c[name].post("/api/v1/users", json={**operator, "login": f"y{name}"}), 403)
     problem(await c["anonymous"].post("/api/v1/users", json=operator), 401)
     # Admin creates anything.
-    director = {"login": "dir.new", "password": STRONG, "full_name": "Директор", "role": "director", "city_ids": [world.city_b]}
+    director = {
+        "login": "dir.new",
+        "password": STRONG,
+        "full_name": "Директор",
+        "role": "director",
+        "city_ids": [world.city_b],
+    }
     assert (await c["admin"].post("/api/v1/users", json=director)).status_code == 201
     async with h.database.session() as session:
         audited = list(await session.scalars(select(AuditLog).where(AuditLog.action == "user_created")))
@@ -189,7 +209,9 @@ async def test_update_users_and_escalation(world: World) -> None:
     assert promoted.status_code == 200 and promoted.json()["role"] == "director"
     problem(await c["operator_a"].get("/api/v1/auth/me"), 401)
     # Turning an operator into a master needs a profile.
-    problem(await c["admin"].patch(f"/api/v1/users/{u['operator_ab'].id}", json={"role": "master", "city_ids": []}), 422)
+    problem(
+        await c["admin"].patch(f"/api/v1/users/{u['operator_ab'].id}", json={"role": "master", "city_ids": []}), 422
+    )
     to_master = await c["admin"].patch(
         f"/api/v1/users/{u['operator_ab'].id}",
         json={"role": "master", "city_ids": [], "master": {"city_id": world.city_b, "phone": "+79001112233"}},
@@ -205,7 +227,9 @@ async def test_last_admin_is_protected(world: World, h: Harness) -> None:
     second = await h.user(Role.admin, login="admin.two")
     second_api = await h.as_user(second)
     problem(await second_api.patch(f"/api/v1/users/{second.id}", json={"role": "director"}), 403)
-    assert (await c["admin"].patch(f"/api/v1/users/{second.id}", json={"role": "director", "city_ids": [world.city_a]})).status_code == 200
+    assert (
+        await c["admin"].patch(f"/api/v1/users/{second.id}", json={"role": "director", "city_ids": [world.city_a]})
+    ).status_code == 200
     problem(await c["admin"].delete(f"/api/v1/users/{admin.id}"), 409, "last-admin")
     me = await c["admin"].get("/api/v1/auth/me")
     assert me.json()["role"] == "admin" and me.json()["status"] == "active"

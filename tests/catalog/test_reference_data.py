@@ -119,7 +119,8 @@ async def test_list_shape_and_defaults(h: Harness, admin: httpx.AsyncClient, tab
     assert "no-store" in response.headers.get("cache-control", "")
     body = response.json()
     assert set(body) == {"items", "total", "page", "per_page"}
-    assert body["page"] == 1 and body["per_page"] == 50
+    assert body["page"] == 1
+    assert body["per_page"] == 50
     assert body["total"] == 3 + table.seeded
     assert len(body["items"]) == 3 + table.seeded
     for item in body["items"]:
@@ -133,12 +134,17 @@ async def test_list_pagination(h: Harness, admin: httpx.AsyncClient, table: Tabl
         await create(admin, table)
     total = 5 + table.seeded
     first = (await admin.get(API + table.path, params={"page": 1, "per_page": 2})).json()
-    assert first["page"] == 1 and first["per_page"] == 2 and first["total"] == total
+    assert first["page"] == 1
+    assert first["per_page"] == 2
+    assert first["total"] == total
     assert len(first["items"]) == 2
     beyond = (await admin.get(API + table.path, params={"page": 1000, "per_page": 2})).json()
-    assert beyond["items"] == [] and beyond["total"] == total and beyond["page"] == 1000
+    assert beyond["items"] == []
+    assert beyond["total"] == total
+    assert beyond["page"] == 1000
     maximum = await admin.get(API + table.path, params={"per_page": 200})
-    assert maximum.status_code == 200 and maximum.json()["per_page"] == 200
+    assert maximum.status_code == 200
+    assert maximum.json()["per_page"] == 200
 
 
 async def test_list_order_is_stable_across_pages(h: Harness, admin: httpx.AsyncClient, table: Table) -> None:
@@ -203,8 +209,10 @@ async def test_list_filter_active(h: Harness, admin: httpx.AsyncClient, table: T
     active_ids = {i["id"] for i in (await list_all(admin, table, active="true"))["items"]}
     inactive = await list_all(admin, table, active="false")
     inactive_ids = {i["id"] for i in inactive["items"]}
-    assert on["id"] in active_ids and off["id"] not in active_ids
-    assert inactive_ids == {off["id"]} and inactive["total"] == 1
+    assert on["id"] in active_ids
+    assert off["id"] not in active_ids
+    assert inactive_ids == {off["id"]}
+    assert inactive["total"] == 1
     everything = {i["id"] for i in (await list_all(admin, table))["items"]}
     assert {on["id"], off["id"]} <= everything
 
@@ -253,7 +261,8 @@ async def test_every_role_reads(h: Harness, admin: httpx.AsyncClient, table: Tab
     assert listed.status_code == 200, listed.text
     assert made["id"] in {i["id"] for i in listed.json()["items"]}
     one = await client.get(f"{API}{table.path}/{made['id']}")
-    assert one.status_code == 200 and one.json() == made
+    assert one.status_code == 200
+    assert one.json() == made
 
 
 async def test_anonymous_gets_401(h: Harness, admin: httpx.AsyncClient, table: Table) -> None:
@@ -271,12 +280,13 @@ async def test_anonymous_gets_401(h: Harness, admin: httpx.AsyncClient, table: T
 async def test_non_admin_cannot_write(h: Harness, admin: httpx.AsyncClient, table: Table, role: str) -> None:
     made = await create(admin, table)
     client = await role_client(h, role)
+    before = (await list_all(admin, table))["total"]
     url = f"{API}{table.path}/{made['id']}"
     problem(await client.post(API + table.path, json=table.body()), 403, "forbidden")
     problem(await client.patch(url, json={"name": "Hijacked"}), 403, "forbidden")
     problem(await client.delete(url), 403, "forbidden")
     assert (await admin.get(url)).json() == made
-    assert (await list_all(admin, table))["total"] == 1 + table.seeded
+    assert (await list_all(admin, table))["total"] == before
 
 
 # --- writing -------------------------------------------------------------------------------------------------------
@@ -299,6 +309,15 @@ async def test_create_returns_stored_object(h: Harness, admin: httpx.AsyncClient
     assert (await admin.get(f"{API}{table.path}/{made['id']}")).json() == made
 
 
+async def test_name_length_limit(h: Harness, admin: httpx.AsyncClient, table: Table) -> None:
+    longest = "Я" * 100
+    made = await create(admin, table, name=longest)
+    assert made["name"] == longest
+    problem(await admin.post(API + table.path, json=table.body("Ж" * 101)), 422, "validation-error")
+    problem(await admin.patch(f"{API}{table.path}/{made['id']}", json={"name": "Ж" * 101}), 422, "validation-error")
+    assert (await admin.get(f"{API}{table.path}/{made['id']}")).json()["name"] == longest
+
+
 async def test_city_defaults_to_moscow_time(h: Harness, admin: httpx.AsyncClient) -> None:
     response = await admin.post(f"{API}/cities", json={"name": "Тверь"})
     assert response.status_code == 201, response.text
@@ -317,19 +336,23 @@ async def test_patch_changes_fields(h: Harness, admin: httpx.AsyncClient, table:
     assert response.json() == {**made, "name": "Renamed row", "active": False}
     assert (await admin.get(url)).json() == {**made, "name": "Renamed row", "active": False}
     empty = await admin.patch(url, json={})
-    assert empty.status_code == 200 and empty.json() == {**made, "name": "Renamed row", "active": False}
+    assert empty.status_code == 200
+    assert empty.json() == {**made, "name": "Renamed row", "active": False}
 
 
 async def test_patch_table_specific_fields(h: Harness, admin: httpx.AsyncClient) -> None:
     city = await create(admin, TABLES["cities"])
     r = await admin.patch(f"{API}/cities/{city['id']}", json={"timezone": "Asia/Vladivostok"})
-    assert r.status_code == 200 and r.json()["timezone"] == "Asia/Vladivostok"
+    assert r.status_code == 200
+    assert r.json()["timezone"] == "Asia/Vladivostok"
     rt = await create(admin, TABLES["request-types"])
     r = await admin.patch(f"{API}/request-types/{rt['id']}", json={"code": "warranty"})
-    assert r.status_code == 200 and r.json()["code"] == "warranty"
+    assert r.status_code == 200
+    assert r.json()["code"] == "warranty"
     tt = await create(admin, TABLES["transaction-types"])
     r = await admin.patch(f"{API}/transaction-types/{tt['id']}", json={"kind": "expense"})
-    assert r.status_code == 200 and r.json()["kind"] == "expense"
+    assert r.status_code == 200
+    assert r.json()["kind"] == "expense"
     assert (await admin.get(f"{API}/transaction-types/{tt['id']}")).json()["kind"] == "expense"
 
 
@@ -368,9 +391,7 @@ NAMED = ["cities", "directions", "transaction-types"]
     [("Kazan", "Kazan"), ("Kazan", "KAZAN"), ("Kazan", "  kazan  "), ("Казань", "Казань")],
     ids=["same", "upper", "padded-lower", "cyrillic-same"],
 )
-async def test_duplicate_name_is_409(
-    h: Harness, admin: httpx.AsyncClient, key: str, first: str, second: str
-) -> None:
+async def test_duplicate_name_is_409(h: Harness, admin: httpx.AsyncClient, key: str, first: str, second: str) -> None:
     table = TABLES[key]
     await create(admin, table, name=first)
     problem(await admin.post(API + table.path, json=table.body(second)), 409)
@@ -396,7 +417,8 @@ async def test_rename_onto_existing_name_is_409(h: Harness, admin: httpx.AsyncCl
     assert (await admin.get(url)).json()["name"] == "Tolyatti"
     # Changing only the case of one's own name is not a conflict.
     response = await admin.patch(url, json={"name": "TOLYATTI"})
-    assert response.status_code == 200 and response.json()["name"] == "TOLYATTI"
+    assert response.status_code == 200
+    assert response.json()["name"] == "TOLYATTI"
 
 
 async def test_duplicate_name_of_seeded_transaction_type_is_409(h: Harness, admin: httpx.AsyncClient) -> None:
@@ -455,7 +477,8 @@ async def test_create_rejects_invalid_body(
     body = table.body()
     body.update(patch)
     result = problem(await admin.post(API + table.path, json=body), 422, "validation-error")
-    assert result["errors"] and all({"field", "message"} <= set(e) for e in result["errors"])
+    assert result["errors"]
+    assert all({"field", "message"} <= set(e) for e in result["errors"])
     assert BIG not in str(result)
     assert (await list_all(admin, table))["total"] == table.seeded
 
@@ -470,9 +493,7 @@ async def test_create_requires_fields(h: Harness, admin: httpx.AsyncClient, tabl
 async def test_create_rejects_non_object_body(h: Harness, admin: httpx.AsyncClient, table: Table) -> None:
     problem(await admin.post(API + table.path, json=[table.body()]), 422)
     problem(await admin.post(API + table.path, json="name"), 422)
-    problem(
-        await admin.post(API + table.path, content=b"{not json", headers={"content-type": "application/json"}), 422
-    )
+    problem(await admin.post(API + table.path, content=b"{not json", headers={"content-type": "application/json"}), 422)
 
 
 @pytest.mark.parametrize(
@@ -488,7 +509,17 @@ async def test_create_rejects_non_object_body(h: Harness, admin: httpx.AsyncClie
         {"name": BIG},
         {"active": "maybe"},
     ],
-    ids=["name-null", "active-null", "unknown", "id", "name-int", "name-empty", "name-nul", "name-100kb", "active-text"],
+    ids=[
+        "name-null",
+        "active-null",
+        "unknown",
+        "id",
+        "name-int",
+        "name-empty",
+        "name-nul",
+        "name-100kb",
+        "active-text",
+    ],
 )
 async def test_patch_rejects_invalid_body(
     h: Harness, admin: httpx.AsyncClient, table: Table, patch: dict[str, Any]
@@ -501,8 +532,23 @@ async def test_patch_rejects_invalid_body(
 
 @pytest.mark.parametrize(
     "timezone",
-    ["Mars/Olympus_Mons", "europe/moscow", "Europe", "America", "Etc", "Europe/", "/etc/passwd", "../etc/passwd", "",
-     "zone.tab", "a\u0000b", "Europe/Moscow" * 10, BIG, 3, None],
+    [
+        "Mars/Olympus_Mons",
+        "europe/moscow",
+        "Europe",
+        "America",
+        "Etc",
+        "Europe/",
+        "/etc/passwd",
+        "../etc/passwd",
+        "",
+        "zone.tab",
+        "a\u0000b",
+        "Europe/Moscow" * 10,
+        BIG,
+        3,
+        None,
+    ],
 )
 async def test_city_invalid_timezone_is_422(h: Harness, admin: httpx.AsyncClient, timezone: Any) -> None:
     problem(await admin.post(f"{API}/cities", json={"name": "Omsk", "timezone": timezone}), 422, "validation-error")
@@ -558,10 +604,12 @@ async def test_city_in_a_users_city_list_cannot_be_deleted(h: Harness, admin: ht
     body = problem(await admin.delete(url), 409)
     assert body["type"].endswith("in-use"), body
     still = await admin.get(url)
-    assert still.status_code == 200 and still.json()["name"] == "Ufa"
+    assert still.status_code == 200
+    assert still.json()["name"] == "Ufa"
     # Deactivating is the way out.
     off = await admin.patch(url, json={"active": False})
-    assert off.status_code == 200 and off.json()["active"] is False
+    assert off.status_code == 200
+    assert off.json()["active"] is False
 
 
 async def test_city_of_a_master_cannot_be_deleted(h: Harness, admin: httpx.AsyncClient) -> None:
@@ -612,9 +660,11 @@ async def test_system_request_type_is_protected(h: Harness, admin: httpx.AsyncCl
     assert (await admin.get(url)).json() == row
     # What is allowed: renaming the display name and re-sending the same code or active=true.
     same = await admin.patch(url, json={"code": code, "active": True})
-    assert same.status_code == 200 and same.json() == row
+    assert same.status_code == 200
+    assert same.json() == row
     renamed = await admin.patch(url, json={"name": "Новое имя"})
-    assert renamed.status_code == 200 and renamed.json() == {**row, "name": "Новое имя"}
+    assert renamed.status_code == 200
+    assert renamed.json() == {**row, "name": "Новое имя"}
 
 
 @pytest.mark.parametrize("code", sorted(SEEDED_TRANSACTION_TYPES))
@@ -629,14 +679,14 @@ async def test_system_transaction_type_is_protected(h: Harness, admin: httpx.Asy
     problem(await admin.patch(url, json={"kind": other_kind, "name": "Renamed"}), 409)
     assert (await admin.get(url)).json() == row
     same = await admin.patch(url, json={"kind": row["kind"], "active": True})
-    assert same.status_code == 200 and same.json() == row
+    assert same.status_code == 200
+    assert same.json() == row
     renamed = await admin.patch(url, json={"name": "Переименовано"})
-    assert renamed.status_code == 200 and renamed.json() == {**row, "name": "Переименовано"}
+    assert renamed.status_code == 200
+    assert renamed.json() == {**row, "name": "Переименовано"}
 
 
-async def test_ordinary_request_and_transaction_types_are_not_protected(
-    h: Harness, admin: httpx.AsyncClient
-) -> None:
+async def test_ordinary_request_and_transaction_types_are_not_protected(h: Harness, admin: httpx.AsyncClient) -> None:
     rt = await create(admin, TABLES["request-types"])
     url = f"{API}/request-types/{rt['id']}"
     assert (await admin.patch(url, json={"active": False})).status_code == 200

@@ -38,7 +38,7 @@ async def city_count(client: httpx.AsyncClient) -> int:
 
 
 async def test_declared_body_over_the_limit_is_413(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     body = city_body(LIMIT + 1)
     response = await admin.post(
         "/api/v1/cities", content=body, headers={"Content-Type": "application/json", "X-Request-ID": "big-1"}
@@ -52,14 +52,14 @@ async def test_declared_body_over_the_limit_is_413(harness_factory: Any) -> None
 
 
 async def test_huge_declared_body_is_413(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     response = await admin.post("/api/v1/cities", json={"name": "x" * 1_000_000})
     problem(response, 413, "request-too-large")
     assert await city_count(admin) == 0
 
 
 async def test_body_at_the_limit_is_accepted(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     # A name the schema accepts, padded with whitespace up to exactly the limit.
     body = json.dumps({"name": "Omsk"}).encode()
     body = body[:-1] + b" " * (LIMIT - len(body)) + b"}"
@@ -70,7 +70,7 @@ async def test_body_at_the_limit_is_accepted(harness_factory: Any) -> None:
 
 
 async def test_chunked_body_over_the_limit_is_413(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     body = city_body(LIMIT * 4)
     response = await admin.post(
         "/api/v1/cities",
@@ -85,7 +85,7 @@ async def test_chunked_body_over_the_limit_is_413(harness_factory: Any) -> None:
 
 
 async def test_chunked_body_just_over_the_limit_is_413(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     response = await admin.post(
         "/api/v1/cities",
         content=chunks(city_body(LIMIT + 1), size=100),
@@ -96,7 +96,7 @@ async def test_chunked_body_just_over_the_limit_is_413(harness_factory: Any) -> 
 
 
 async def test_chunked_body_under_the_limit_is_accepted(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     body = json.dumps({"name": "Tomsk"}).encode()
     response = await admin.post(
         "/api/v1/cities", content=chunks(body, size=3), headers={"Content-Type": "application/json"}
@@ -107,7 +107,7 @@ async def test_chunked_body_under_the_limit_is_accepted(harness_factory: Any) ->
 
 async def test_understated_content_length_does_not_bypass_the_limit(harness_factory: Any) -> None:
     """A client that lies about the length is still counted byte by byte."""
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     body = city_body(LIMIT * 2)
     response = await admin.post(
         "/api/v1/cities",
@@ -119,7 +119,7 @@ async def test_understated_content_length_does_not_bypass_the_limit(harness_fact
 
 
 async def test_chunked_body_over_the_limit_with_idempotency_key_is_413(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     response = await admin.post(
         "/api/v1/cities",
         content=chunks(city_body(LIMIT * 4)),
@@ -133,7 +133,7 @@ async def test_chunked_body_over_the_limit_with_idempotency_key_is_413(harness_f
 
 
 async def test_declared_body_over_the_limit_with_idempotency_key_is_413(harness_factory: Any) -> None:
-    h, admin = await limited(harness_factory)
+    _, admin = await limited(harness_factory)
     response = await admin.post(
         "/api/v1/cities", json={"name": "x" * 5000}, headers={"Idempotency-Key": "big-declared"}
     )

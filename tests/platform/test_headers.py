@@ -134,7 +134,8 @@ async def test_docs_page_works_with_its_own_csp(h: Harness) -> None:
     assert csp != API_CSP
     assert "frame-ancestors 'none'" in csp
     # Swagger UI loads its script and stylesheet from the CDN named in the page.
-    assert "script-src" in csp and "style-src" in csp
+    assert "script-src" in csp
+    assert "style-src" in csp
     assert "https://cdn.jsdelivr.net" in csp
     assert "https://cdn.jsdelivr.net" in response.text
     assert_security_headers(response, csp=None)
@@ -183,7 +184,8 @@ async def test_cors_preflight_from_configured_origin_is_allowed_with_credentials
     assert response.headers["access-control-allow-credentials"] == "true"
     assert "POST" in response.headers["access-control-allow-methods"]
     allowed = response.headers["access-control-allow-headers"].lower()
-    assert "authorization" in allowed and "idempotency-key" in allowed
+    assert "authorization" in allowed
+    assert "idempotency-key" in allowed
     assert "origin" in response.headers.get("vary", "").lower()
     assert response.headers["x-request-id"]
 
@@ -196,7 +198,8 @@ async def test_cors_actual_request_from_configured_origin(harness_factory: Any) 
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert response.headers["access-control-allow-credentials"] == "true"
     exposed = response.headers["access-control-expose-headers"].lower()
-    assert "x-request-id" in exposed and "retry-after" in exposed
+    assert "x-request-id" in exposed
+    assert "retry-after" in exposed
     assert response.headers["x-request-id"] == "cors-1"
     assert_security_headers(response)
 

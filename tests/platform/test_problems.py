@@ -18,8 +18,10 @@ async def admin_client(h: Harness) -> httpx.AsyncClient:
 
 def assert_problem_shape(body: dict[str, Any], status: int) -> None:
     assert body["status"] == status
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["title"], str)
+    assert body["title"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
     assert body["type"].startswith("https://leadflow.dev/problems/")
 
 
@@ -42,7 +44,8 @@ async def test_wrong_method_is_405_problem(h: Harness) -> None:
     assert_problem_shape(body, 405)
     # Starlette names only the first route that matched the path, so the list may be partial.
     allow = {m.strip() for m in response.headers.get("allow", "").split(",")}
-    assert allow and "PUT" not in allow
+    assert allow
+    assert "PUT" not in allow
 
 
 async def test_wrong_type_is_422_with_field_errors(h: Harness) -> None:
@@ -50,10 +53,12 @@ async def test_wrong_type_is_422_with_field_errors(h: Harness) -> None:
     response = await client.post("/api/v1/cities", json={"name": 5})
     body = problem(response, 422, "validation-error")
     assert_problem_shape(body, 422)
-    assert isinstance(body["errors"], list) and body["errors"]
+    assert isinstance(body["errors"], list)
+    assert body["errors"]
     for error in body["errors"]:
         assert set(error) == {"field", "message"}
-        assert isinstance(error["message"], str) and error["message"]
+        assert isinstance(error["message"], str)
+        assert error["message"]
     assert "name" in {e["field"] for e in body["errors"]}
     assert (await client.get("/api/v1/cities")).json()["total"] == 0
 
@@ -88,7 +93,8 @@ async def test_malformed_json_is_422(h: Harness) -> None:
     )
     body = problem(response, 422, "validation-error")
     assert_problem_shape(body, 422)
-    assert isinstance(body["errors"], list) and body["errors"]
+    assert isinstance(body["errors"], list)
+    assert body["errors"]
     for error in body["errors"]:
         assert set(error) == {"field", "message"}
     assert "omsk" not in response.text.lower(), "the raw body must not be echoed"

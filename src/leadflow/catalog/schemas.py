@@ -5,9 +5,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field
 
-from leadflow.platform.schemas import InputModel, Name, OutputModel
+from leadflow.platform.schemas import InputModel, OutputModel
 
 Kind = Literal["income", "expense"]
+# The name columns of the reference tables are VARCHAR(100); a longer name must be a 422, not a database error.
+Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 def _zone(value: str) -> str:
