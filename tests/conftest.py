@@ -110,7 +110,8 @@ async def reset_database(database_url: str, seeded: dict[str, list[dict[str, Any
 @pytest.fixture
 def settings_factory(database_url: str, seeded_rows: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
     def factory(**overrides: Any) -> Settings:
-        return make_settings(database_url, tmp_path / "data", **overrides)
+        url = overrides.pop("database_url", database_url)
+        return make_settings(url, tmp_path / "data", **overrides)
 
     return factory
 
