@@ -29,6 +29,7 @@ from leadflow.platform.middleware import (
     RateLimitMiddleware,
 )
 from leadflow.platform.problems import (
+    PROBLEM_RESPONSES,
     Problem,
     install_problem_handlers,
     problem_response,
@@ -99,8 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for error in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError):
         app.add_exception_handler(error, _database_unavailable)
 
-    for router in (auth_router, users_router, catalog_router, administration_router, health_router):
-        app.include_router(router)
+    for router in (auth_router, users_router, catalog_router, administration_router):
+        app.include_router(router, responses=PROBLEM_RESPONSES)
+    app.include_router(health_router)
 
     # Added innermost first: the last one added runs first.
     app.add_middleware(

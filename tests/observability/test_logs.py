@@ -20,7 +20,13 @@ def test_masking() -> None:
     event = scrub_processor(
         None,
         "info",
-        {"event": "x", "client_name": "Иван Петров", "password": "p", "refresh_token": "t", "data": {"phone": "89161234567"}},
+        {
+            "event": "x",
+            "client_name": "Иван Петров",
+            "password": "p",
+            "refresh_token": "t",
+            "data": {"phone": "89161234567"},
+        },
     )
     assert event["client_name"] == "И*** П***"
     assert event["password"] == "[redacted]" and event["refresh_token"] == "[redacted]"

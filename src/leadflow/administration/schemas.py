@@ -2,23 +2,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, Field, PlainSerializer
 
 from leadflow.accounts.schemas import CompanyShare
 from leadflow.platform.schemas import InputModel
+from leadflow.platform.timezones import TimeZoneName
 
-
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # a directory such as "Europe" is an OSError
-        raise ValueError("Unknown IANA time zone.") from exc
-    return value
-
-
-Zone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+Zone = TimeZoneName
 
 
 class RuntimeSettings(BaseModel):

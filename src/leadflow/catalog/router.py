@@ -1,6 +1,5 @@
 """Reference data endpoints: read by any signed-in user, written by admins."""
 
-
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response

@@ -1,26 +1,18 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from leadflow.platform.schemas import InputModel, OutputModel
+from leadflow.platform.timezones import TimeZoneName
 
 Kind = Literal["income", "expense"]
 # The name columns of the reference tables are VARCHAR(100); a longer name must be a 422, not a database error.
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # a directory such as "Europe" is an OSError
-        raise ValueError("Unknown IANA time zone.") from exc
-    return value
-
-
-TimeZone = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_zone)]
+TimeZone = TimeZoneName
 
 
 class CityOut(OutputModel):

@@ -42,11 +42,7 @@ class ReferenceService(Generic[M]):
             query = query.where(self.model.active.is_(active))
         order = (getattr(self.model, self.order_by), self.model.id)
         if q:
-            # Reference tables are small; matching in Python keeps the search case-insensitive for every alphabet
-            # (SQLite's lower() folds ASCII only, so "москва" would not find "Москва").
-            needle = q.casefold()
-            matches = [row for row in await session.scalars(query.order_by(*order)) if needle in row.name.casefold()]
-            return matches[page.offset : page.offset + page.per_page], len(matches)
+            query = query.where(func.lower(self.model.name).contains(q.lower(), autoescape=True))
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await session.scalars(query.order_by(*order).offset(page.offset).limit(page.per_page))
         return list(rows), int(total or 0)
@@ -102,13 +98,11 @@ class ReferenceService(Generic[M]):
         for field in self.unique:
             if field not in values:
                 continue
-            # Compared in Python: SQLite's lower() folds ASCII only, and these tables are small.
             column = getattr(self.model, field)
-            query = select(column)
+            query = select(self.model.id).where(func.lower(column) == str(values[field]).lower())
             if own_id is not None:
                 query = query.where(self.model.id != own_id)
-            wanted = str(values[field]).casefold()
-            if any(str(existing).casefold() == wanted for existing in await session.scalars(query)):
+            if await session.scalar(query) is not None:
                 errors.append({"field": field, "message": f"A {self.label} with this {field} already exists."})
         if errors:
             raise Conflict(f"A {self.label} like this already exists.", errors=errors)  # type: ignore[arg-type]

@@ -1,9 +1,9 @@
 """``Idempotency-Key`` for creating POSTs, kept in the database so that every process sees it.
 
 A key is scoped to the user and the route. A repeat with the same body replays the first response; the same key with
-another body is 422; a repeat while the first is still running is 409. Responses of 5xx are not kept, so a retry after
-a server error runs again. Entries live ``IDEMPOTENCY_TTL_S`` (24 h by default); a ``running`` entry older than
-:data:`ABANDONED_AFTER` is treated as abandoned by a crashed process and taken over.
+another body is 422; a repeat while the first is still running is 409. Responses of 5xx, 401 and 403 are not kept, so
+a retry after a server error or a refused credential runs again. Entries live ``IDEMPOTENCY_TTL_S`` (24 h by default);
+a ``running`` entry older than :data:`ABANDONED_AFTER` is treated as abandoned by a crashed process and taken over.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from leadflow.platform.security import Signer
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 ABANDONED_AFTER = dt.timedelta(seconds=120)
 REPLAYED_HEADERS = {"content-type", "etag", "location"}
+# A refusal of the caller (expired token, missing CSRF token) says nothing about the request: a retry runs again.
+NOT_KEPT = {401, 403}
 
 
 class IdempotencyKey(Base):
@@ -118,7 +120,7 @@ class IdempotencyMiddleware:
             await self._forget(user_id, path, key)
             raise
         status = int(captured["status"])  # type: ignore[call-overload]
-        if status >= 500:
+        if status >= 500 or status in NOT_KEPT:
             await self._forget(user_id, path, key)
             return
         kept = {

@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://leadflow.dev/problems/"
@@ -53,6 +54,39 @@ _TYPES = {
     429: "rate-limited",
     500: "internal-error",
     503: "unavailable",
+}
+
+
+class FieldErrorModel(BaseModel):
+    field: str
+    message: str
+
+
+class ProblemDetail(BaseModel):
+    """The body of every error (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldErrorModel] | None = None
+
+
+def _problem_response_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": ProblemDetail, "content": {PROBLEM_CONTENT_TYPE: {}}}
+
+
+# Documented on every API route; the bodies are always problem+json.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem_response_doc("Not signed in, or the token is invalid or expired"),
+    403: _problem_response_doc("Your role may never do this (or the CSRF token is missing)"),
+    404: _problem_response_doc("Unknown, or outside your scope"),
+    409: _problem_response_doc("Conflicting state: duplicate, in use, stale version, last admin"),
+    413: _problem_response_doc("Request body too large"),
+    422: _problem_response_doc("Invalid input; see errors"),
+    429: _problem_response_doc("Rate limited; see Retry-After"),
+    503: _problem_response_doc("The database is unreachable"),
 }
 
 

@@ -15,10 +15,11 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from leadflow.platform.timezones import check_zone
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -122,11 +123,7 @@ class Settings(BaseSettings):
     @field_validator("timezone", "recordings_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return check_zone(value)
 
     @field_validator("company_share")
     @classmethod
