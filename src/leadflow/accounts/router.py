@@ -31,6 +31,8 @@ from leadflow.platform.problems import (
 )
 from leadflow.platform.ratelimit import RateLimiter, per_minute
 from leadflow.platform.schemas import (
+    IdPath,
+    IdQuery,
     InputModel,
     Page,
     PageParams,
@@ -325,7 +327,7 @@ async def list_users(
     paging: Paging,
     role: Role | None = None,
     status: UserStatus | None = None,
-    city_id: int | None = None,
+    city_id: IdQuery = None,
     q: SearchQuery = None,
 ) -> dict[str, Any]:
     rows, total = await users.list_users(session, principal, paging, role=role, status=status, city_id=city_id, q=q)
@@ -341,19 +343,21 @@ async def create_user(
 
 
 @users_router.get("/users/{user_id}", response_model=schemas.UserOut, summary="Get an account")
-async def get_user(user_id: int, principal: UserManager, session: Session, users: Users) -> schemas.UserOut:
+async def get_user(user_id: IdPath, principal: UserManager, session: Session, users: Users) -> schemas.UserOut:
     return user_out(await users.get_user(session, principal, user_id), principal)
 
 
 @users_router.patch("/users/{user_id}", response_model=schemas.UserOut, summary="Change an account")
 async def update_user(
-    user_id: int, body: schemas.UserUpdate, principal: UserManager, session: Session, users: Users, client: Client
+    user_id: IdPath, body: schemas.UserUpdate, principal: UserManager, session: Session, users: Users, client: Client
 ) -> schemas.UserOut:
     return user_out(await users.update_user(session, principal, user_id, body, client), principal)
 
 
 @users_router.delete("/users/{user_id}", status_code=204, response_class=Response, summary="Delete an account")
-async def delete_user(user_id: int, principal: UserManager, session: Session, users: Users, client: Client) -> Response:
+async def delete_user(
+    user_id: IdPath, principal: UserManager, session: Session, users: Users, client: Client
+) -> Response:
     await users.delete_user(session, principal, user_id, client)
     return Response(status_code=204)
 
@@ -365,7 +369,7 @@ async def delete_user(user_id: int, principal: UserManager, session: Session, us
     summary="Reset an account's password (ends its sessions)",
 )
 async def reset_password(
-    user_id: int, body: schemas.PasswordReset, principal: UserManager, session: Session, users: Users, client: Client
+    user_id: IdPath, body: schemas.PasswordReset, principal: UserManager, session: Session, users: Users, client: Client
 ) -> Response:
     await users.reset_password(session, principal, user_id, body.password, client)
     return Response(status_code=204)
@@ -373,14 +377,14 @@ async def reset_password(
 
 @users_router.post("/users/{user_id}/block", response_model=schemas.UserOut, summary="Block an account")
 async def block_user(
-    user_id: int, principal: UserManager, session: Session, users: Users, client: Client
+    user_id: IdPath, principal: UserManager, session: Session, users: Users, client: Client
 ) -> schemas.UserOut:
     return user_out(await users.set_status(session, principal, user_id, UserStatus.blocked, client), principal)
 
 
 @users_router.post("/users/{user_id}/unblock", response_model=schemas.UserOut, summary="Unblock an account")
 async def unblock_user(
-    user_id: int, principal: UserManager, session: Session, users: Users, client: Client
+    user_id: IdPath, principal: UserManager, session: Session, users: Users, client: Client
 ) -> schemas.UserOut:
     return user_out(await users.set_status(session, principal, user_id, UserStatus.active, client), principal)
 
@@ -392,7 +396,7 @@ async def list_masters(
     session: Session,
     users: Users,
     paging: Paging,
-    city_id: int | None = None,
+    city_id: IdQuery = None,
     status: UserStatus | None = None,
     q: SearchQuery = None,
 ) -> dict[str, Any]:
@@ -406,13 +410,18 @@ async def list_masters(
 
 
 @users_router.get("/masters/{master_id}", response_model=schemas.MasterOut, summary="Get a master profile")
-async def get_master(master_id: int, principal: MasterReaders, session: Session, users: Users) -> dict[str, Any]:
+async def get_master(master_id: IdPath, principal: MasterReaders, session: Session, users: Users) -> dict[str, Any]:
     return master_out(await users.get_master(session, principal, master_id), principal, detail=True)
 
 
 @users_router.patch("/masters/{master_id}", response_model=schemas.MasterOut, summary="Change a master profile")
 async def update_master(
-    master_id: int, body: schemas.MasterUpdate, principal: UserManager, session: Session, users: Users, client: Client
+    master_id: IdPath,
+    body: schemas.MasterUpdate,
+    principal: UserManager,
+    session: Session,
+    users: Users,
+    client: Client,
 ) -> dict[str, Any]:
     user = await users.update_master(session, principal, master_id, body, client)
     return master_out(user, principal, detail=True)

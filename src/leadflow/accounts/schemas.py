@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, PlainSerializer
 
 from leadflow.accounts.models import Role, UserStatus
 from leadflow.platform.phones import PhoneError, normalize_phone
-from leadflow.platform.schemas import InputModel, OutputModel, UtcDateTime
+from leadflow.platform.schemas import Id, InputModel, OutputModel, UtcDateTime
 from leadflow.platform.security import PASSWORD_MAX_LENGTH, password_problem
 
 
@@ -78,7 +78,7 @@ class PasswordReset(InputModel):
 
 # Users ----------------------------------------------------------------------------------------------------------
 class MasterProfileIn(InputModel):
-    city_id: int
+    city_id: Id
     phone: Phone
     birth_date: BirthDate | None = None
     passport: str | None = Field(default=None, max_length=50)
@@ -88,7 +88,7 @@ class MasterProfileIn(InputModel):
 
 
 class MasterProfileUpdate(InputModel):
-    city_id: int | None = None
+    city_id: Id | None = None
     phone: Phone | None = None
     birth_date: BirthDate | None = None
     passport: str | None = Field(default=None, max_length=50)
@@ -102,7 +102,7 @@ class UserCreate(InputModel):
     password: NewPassword
     full_name: FullName
     role: Role
-    city_ids: list[int] = Field(default_factory=list, max_length=500)
+    city_ids: list[Id] = Field(default_factory=list, max_length=500)
     master: MasterProfileIn | None = None
 
 
@@ -110,7 +110,7 @@ class UserUpdate(InputModel):
     login: Login | None = None
     full_name: FullName | None = None
     role: Role | None = None
-    city_ids: list[int] | None = Field(default=None, max_length=500)
+    city_ids: list[Id] | None = Field(default=None, max_length=500)
     master: MasterProfileUpdate | None = None
 
 

@@ -10,7 +10,7 @@ from leadflow.accounts.policies import AdminOnly, SignedIn
 from leadflow.catalog import schemas, service
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
-from leadflow.platform.schemas import Page, PageParams, SearchQuery, page_params
+from leadflow.platform.schemas import IdPath, Page, PageParams, SearchQuery, page_params
 
 router = APIRouter(prefix=API_PREFIX, tags=["reference data"])
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -33,16 +33,16 @@ def _mount(
         rows, total = await svc.list(session, paging, active=active, q=q)
         return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
 
-    async def get_row(row_id: int, _: SignedIn, session: Session) -> Any:
+    async def get_row(row_id: IdPath, _: SignedIn, session: Session) -> Any:
         return await svc.get(session, row_id)
 
     async def create_row(body: create, _: AdminOnly, session: Session) -> Any:  # type: ignore[valid-type]
         return await svc.create(session, body)
 
-    async def update_row(row_id: int, body: update, _: AdminOnly, session: Session) -> Any:  # type: ignore[valid-type]
+    async def update_row(row_id: IdPath, body: update, _: AdminOnly, session: Session) -> Any:  # type: ignore[valid-type]
         return await svc.update(session, row_id, body)
 
-    async def delete_row(row_id: int, _: AdminOnly, session: Session) -> Response:
+    async def delete_row(row_id: IdPath, _: AdminOnly, session: Session) -> Response:
         await svc.delete(session, row_id)
         return Response(status_code=204)
 

@@ -226,13 +226,33 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route offers at this path (Starlette's own Allow header names only the first route's)."""
+    methods: set[str] = set()
+    pending = list(request.app.routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)  # routers keep their full prefix (platform.api)
+        if included is not None:
+            pending.extend(included.routes)
+            continue
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     if status == 404:
         detail = "Nothing is here."
     elif status == 405:
-        detail = f"{request.method} is not allowed here."
+        allowed = _allowed_methods(request)
+        detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+        exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
     elif isinstance(exc.detail, str) and status < 500:
         detail = exc.detail
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -70,6 +70,12 @@ def _no_nul(value: str | None) -> str | None:
         raise ValueError("NUL characters are not allowed.")
     return value
 
+
+# Ids are database integers: anything outside 1..2^31-1 is refused as input instead of overflowing a driver.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 SearchQuery = Annotated[str | None, Query(max_length=200, description="Search text."), AfterValidator(_no_nul)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
