@@ -9,7 +9,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
-from starlette.middleware.cors import CORSMiddleware
 
 from leadflow import __version__
 from leadflow.accounts.auth import AuthService
@@ -25,6 +24,7 @@ from leadflow.platform.idempotency import IdempotencyMiddleware
 from leadflow.platform.logging import configure_logging
 from leadflow.platform.middleware import (
     BodyLimitMiddleware,
+    CORSMiddleware,
     EdgeMiddleware,
     RateLimitMiddleware,
 )

@@ -48,3 +48,13 @@ async def test_method_not_allowed_lists_every_method(h: Harness) -> None:
     assert response.headers["allow"] == "GET, HEAD, POST"
     item = await h.client.put("/api/v1/users/1")
     assert item.headers["allow"] == "DELETE, GET, HEAD, PATCH"
+
+
+async def test_refused_preflight_is_problem_json(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h = await harness_factory(cors_origins="https://app.example.com")
+    refused = await h.client.options(
+        "/api/v1/cities", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"}
+    )
+    body = problem(refused, 400, "cors-refused")
+    assert "origin" in body["detail"]
+    assert "access-control-allow-origin" not in refused.headers

@@ -16,6 +16,8 @@ from typing import Any
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.platform.problems import PROBLEM_CONTENT_TYPE, Problem, RateLimited
@@ -215,3 +217,17 @@ class RateLimitMiddleware:
             await _send_problem(send, RateLimited(decision.retry_after), scope["path"])
             return
         await self.app(scope, receive, send)
+
+
+class CORSMiddleware(StarletteCORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as problem+json like every other error."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        reason = bytes(response.body).decode("utf-8", errors="replace")
+        problem = Problem(
+            f"{reason}: this origin, method or header is not allowed to call the API.", status=400, type="cors-refused"
+        )
+        return JSONResponse(problem.body(), status_code=400, media_type=PROBLEM_CONTENT_TYPE)
