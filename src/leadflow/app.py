@@ -20,7 +20,7 @@ from leadflow.catalog.router import router as catalog_router
 from leadflow.observability.health import router as health_router
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import Database
-from leadflow.platform.idempotency import IdempotencyMiddleware
+from leadflow.platform.idempotency import IdempotencyMiddleware, purge_expired
 from leadflow.platform.logging import configure_logging
 from leadflow.platform.middleware import (
     BodyLimitMiddleware,
@@ -73,6 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("startup", version=__version__, database=database.dialect, redis=redis is not None)
+        try:
+            purged = await purge_expired(database)
+            if purged:
+                log.info("idempotency_keys_purged", count=purged)
+        except Exception as exc:  # an unreachable database must not stop the process from starting
+            log.warning("idempotency_purge_failed", error=type(exc).__name__)
         yield
         await database.dispose()
         if redis is not None:

@@ -146,6 +146,18 @@ def migrate_check() -> None:
     out.print("models and migrations agree")
 
 
+@migrate_app.command("revision")
+def migrate_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the change is.")]) -> None:
+    """For developers: write a new revision from the difference between the models and an up-to-date database."""
+    from alembic import command
+
+    from leadflow.platform import migrations
+
+    url = _settings().effective_database_url
+    migrations.upgrade(url)
+    command.revision(migrations.alembic_config(url), message=message, autogenerate=True)
+
+
 async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
     from leadflow.platform.db import Database
     from leadflow.platform.migrations import current_revision, head_revision
