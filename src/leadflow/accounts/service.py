@@ -245,7 +245,7 @@ class UserService:
     ) -> User:
         user = await self.get_user(session, principal, user_id)
         if user.id == principal.id and not principal.is_admin:
-            raise Forbidden("Change your own account through /auth/me and /auth/password.")
+            raise Forbidden("Only an administrator changes your account; your password: POST /auth/password.")
         if not may_manage(principal, user) and user.id != principal.id:
             raise Forbidden("You may not change this account.")
         values = data.model_dump(exclude_unset=True)

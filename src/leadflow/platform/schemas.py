@@ -15,6 +15,8 @@ from pydantic import (
     field_validator,
 )
 
+from leadflow.platform.problems import NotFound
+
 T = TypeVar("T")
 
 
@@ -74,8 +76,16 @@ def _no_nul(value: str | None) -> str | None:
 # Ids are database integers: anything outside 1..2^31-1 is refused as input instead of overflowing a driver.
 MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _known_id(value: int) -> int:
+    # An id that cannot exist is an unknown object, as §4 answers unknown ids: 404, without asking the database.
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"Nothing has the id {value}.")
+    return value
+
+
+IdPath = Annotated[int, Path(), AfterValidator(_known_id)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 SearchQuery = Annotated[str | None, Query(max_length=200, description="Search text."), AfterValidator(_no_nul)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]

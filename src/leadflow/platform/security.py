@@ -32,7 +32,7 @@ PASSWORD_MAX_LENGTH = 128
 JWT_ALGORITHM = "HS256"
 
 # Argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 35 ms of one core per hash.
-ARGON2_PARAMETERS = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
+ARGON2_TIME_COST, ARGON2_MEMORY_KIB, ARGON2_LANES = 2, 19456, 1
 # Hashes run in worker threads, at most one fewer than the cores, so that the event loop always keeps a core to answer
 # other requests while sign-ins queue.
 _hash_limiter: anyio.CapacityLimiter | None = None
@@ -50,7 +50,9 @@ class PasswordHasher:
 
     def __init__(self, cheap: bool = False) -> None:
         argon = (
-            Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1) if cheap else Argon2Hasher(**ARGON2_PARAMETERS)
+            Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1)
+            if cheap
+            else Argon2Hasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_LANES)
         )
         self._hash = PasswordHash((argon, BcryptHasher()))
         self._dummy: str | None = None
