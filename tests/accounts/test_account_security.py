@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import bcrypt
 import pyotp
 from sqlalchemy import select
@@ -115,10 +117,16 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
         401,
         "invalid-credentials",
     )
-    ok = await h.client.post(
+    # The code used to confirm cannot sign in again (no replay); the next time step's code can (clock drift).
+    replayed = await h.client.post(
         "/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": pyotp.TOTP(secret).now()}
     )
+    problem(replayed, 401, "invalid-credentials")
+    next_code = pyotp.TOTP(secret).at(dt.datetime.now(dt.UTC), counter_offset=1)
+    ok = await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": next_code})
     assert ok.status_code == 200
+    problem(await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": next_code}), 401)
+    problem(await api.post("/api/v1/auth/2fa/setup"), 409)
     recovery = await h.client.post(
         "/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]}
     )
@@ -127,8 +135,11 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
         "/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]}
     )
     problem(again, 401)
-    problem(await api.post("/api/v1/auth/2fa/disable", json={"password": "Wrong-password-1"}), 422)
-    assert (await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD})).status_code == 204
+    problem(await api.post("/api/v1/auth/2fa/disable", json={"password": "Wrong-password-1", "otp": codes[1]}), 422)
+    problem(await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD}), 422)
+    problem(await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD, "otp": "999999"}), 422)
+    assert (await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD, "otp": codes[1]})).status_code == 204
+    problem(await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD, "otp": codes[2]}), 409)
     assert (
         await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})
     ).status_code == 200

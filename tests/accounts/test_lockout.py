@@ -109,3 +109,32 @@ async def test_cyrillic_64_char_password(h: Harness) -> None:
     user = await h.user(Role.operator, password=password)
     response = await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": password})
     assert response.status_code == 200
+
+
+async def test_parallel_guesses_cannot_outrun_the_lock(h: Harness) -> None:
+    """Attempts are counted before the (slow) hash check: twenty wrong guesses and the right password sent at once
+    never sign in, and the login ends up locked."""
+    import asyncio
+
+    user = await h.user(Role.operator)
+    guesses = [attempt(h, user.login, f"Wrong-password-{i}") for i in range(20)]
+    results = await asyncio.gather(*guesses, attempt(h, user.login, PASSWORD))
+    statuses = [r.status_code for r in results]
+    assert 200 not in statuses[:20]
+    assert statuses.count(401) <= 5
+    assert statuses.count(423) >= 15
+    problem(await attempt(h, user.login, PASSWORD), 423, "login-locked")
+
+
+async def test_password_checks_of_signed_in_users_share_the_lockout(h: Harness) -> None:
+    user = await h.user(Role.director)
+    api = await h.as_user(user)
+    for _ in range(5):
+        body = {"current_password": "Wrong-password-1", "new_password": "Another-Strong-Pass-42"}
+        problem(await api.post("/api/v1/auth/password", json=body), 422)
+    body = {"current_password": PASSWORD, "new_password": "Another-Strong-Pass-42"}
+    problem(await api.post("/api/v1/auth/password", json=body), 423, "login-locked")
+    problem(await attempt(h, user.login, PASSWORD), 423, "login-locked")
+    async with h.database.session() as session:
+        rows = list(await session.scalars(select(AuditLog.result).where(AuditLog.action == "password_change")))
+    assert rows.count("failed") == 4 and rows.count("locked") == 2

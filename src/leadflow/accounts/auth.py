@@ -15,16 +15,16 @@ from dataclasses import dataclass
 
 import pyotp
 import structlog
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from leadflow.accounts import audit
 from leadflow.accounts.lockout import LoginGuard, login_key
-from leadflow.accounts.models import AuthSession, Role, User, UserStatus
+from leadflow.accounts.models import AuthSession, RecoveryCode, Role, User, UserStatus
 from leadflow.accounts.policies import ClientInfo, Principal
 from leadflow.platform.db import utcnow
-from leadflow.platform.problems import Problem, Unauthenticated, ValidationProblem
+from leadflow.platform.problems import Conflict, Problem, Unauthenticated, ValidationProblem
 from leadflow.platform.security import (
     AccessClaims,
     PasswordHasher,
@@ -92,7 +92,7 @@ class AuthService:
         self, session: AsyncSession, login: str, password: str, otp: str | None, client: ClientInfo, kind: str
     ) -> IssuedSession:
         key = login_key(login)
-        locked = await self.guard.locked_for(key)
+        locked = await self.guard.begin(key)
         if locked:
             audit.record(session, "login", actor_id=None, client=client, result="locked", login=key)
             await session.commit()
@@ -102,10 +102,11 @@ class AuthService:
         ok, upgraded_hash = await self.hasher.verify(password, user.password_hash if user else None)
         if ok and user is not None and user.totp_secret:
             if not otp:
+                await self.guard.success(key)  # the password was right: this attempt is not a failure
                 raise OtpRequired()
-            ok = self._check_otp(user, otp)
+            ok = await self._check_otp(session, user, otp)
         if not ok or user is None:
-            locked = await self.guard.failure(key)
+            locked = await self.guard.failed(key)
             audit.record(
                 session,
                 "login",
@@ -131,17 +132,58 @@ class AuthService:
         await session.commit()
         return issued
 
-    def _check_otp(self, user: User, otp: str) -> bool:
+    async def _check_otp(self, session: AsyncSession, user: User, otp: str) -> bool:
+        """A current TOTP code not used before, or an unspent recovery code. Both are spent atomically, so the same
+        code never signs in twice, even from two requests at once."""
         code = otp.replace(" ", "")
-        if user.totp_secret and pyotp.TOTP(user.totp_secret).verify(code, valid_window=1):
-            return True
-        hashed = token_hash(code.lower())
-        codes = list(user.recovery_codes or [])
-        if hashed in codes:
-            codes.remove(hashed)
-            user.recovery_codes = codes
-            return True
-        return False
+        if user.totp_secret and code.isdigit():
+            step = _matching_step(user.totp_secret, code)
+            if step is not None:
+                spent = await session.execute(
+                    update(User)
+                    .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+                    .values(totp_last_step=step)
+                )
+                # Committed at once: a spent code stays spent, and no write lock is held while the lockout (its own
+                # unit of work) records the outcome.
+                await session.commit()
+                return bool(spent.rowcount)  # type: ignore[attr-defined]
+        used = await session.execute(
+            delete(RecoveryCode).where(
+                RecoveryCode.user_id == user.id, RecoveryCode.code_hash == token_hash(code.lower())
+            )
+        )
+        await session.commit()
+        return bool(used.rowcount)  # type: ignore[attr-defined]
+
+    async def _verify_own_password(
+        self, session: AsyncSession, user: User, password: str, action: str, field: str, client: ClientInfo
+    ) -> None:
+        """Re-checks the password of a signed-in user under the same lockout as sign-in (a stolen session must not
+        become a password-guessing oracle)."""
+        key = login_key(user.login)
+        locked = await self.guard.begin(key)
+        if locked:
+            audit.record(
+                session, action, actor_id=user.id, client=client, result="locked", target_type="user", target_id=user.id
+            )
+            await session.commit()
+            raise LoginLocked(locked)
+        ok, _ = await self.hasher.verify(password, user.password_hash)
+        if not ok:
+            locked = await self.guard.failed(key)
+            audit.record(
+                session,
+                action,
+                actor_id=user.id,
+                client=client,
+                result="locked" if locked else "failed",
+                target_type="user",
+                target_id=user.id,
+            )
+            await session.commit()
+            raise ValidationProblem.field(field, "The password is wrong.")
+        await self.guard.success(key)
 
     async def _open_session(self, session: AsyncSession, user: User, client: ClientInfo, kind: str) -> IssuedSession:
         now = utcnow()
@@ -252,19 +294,7 @@ class AuthService:
     ) -> None:
         user = await session.get(User, principal.id)
         assert user is not None
-        ok, _ = await self.hasher.verify(current, user.password_hash)
-        if not ok:
-            audit.record(
-                session,
-                "password_change",
-                actor_id=user.id,
-                client=client,
-                result="failed",
-                target_type="user",
-                target_id=user.id,
-            )
-            await session.commit()
-            raise ValidationProblem.field("current_password", "The current password is wrong.")
+        await self._verify_own_password(session, user, current, "password_change", "current_password", client)
         if current == new:
             raise ValidationProblem.field("new_password", "The new password must differ from the current one.")
         user.password_hash = await self.hasher.hash(new)
@@ -273,11 +303,16 @@ class AuthService:
         await session.commit()
 
     # Two-factor -------------------------------------------------------------------------------------------------
-    async def totp_setup(self, session: AsyncSession, principal: Principal) -> tuple[str, str]:
+    async def totp_setup(self, session: AsyncSession, principal: Principal, client: ClientInfo) -> tuple[str, str]:
         user = await session.get(User, principal.id)
         assert user is not None
+        if user.totp_secret:
+            raise Conflict("Two-factor sign-in is already on; turn it off first (POST /auth/2fa/disable).")
         secret = pyotp.random_base32()
         user.totp_pending_secret = secret
+        audit.record(
+            session, "2fa_setup_started", actor_id=user.id, client=client, target_type="user", target_id=user.id
+        )
         await session.commit()
         uri = pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name="Leadflow")
         return secret, uri
@@ -289,29 +324,59 @@ class AuthService:
         assert user is not None
         if not user.totp_pending_secret:
             raise ValidationProblem.field("code", "Start with POST /auth/2fa/setup.")
-        if not pyotp.TOTP(user.totp_pending_secret).verify(code.replace(" ", ""), valid_window=1):
+        step = _matching_step(user.totp_pending_secret, code.replace(" ", ""))
+        if step is None:
             raise ValidationProblem.field("code", "The code does not match; check the clock of your device.")
         user.totp_secret = user.totp_pending_secret
         user.totp_pending_secret = None
-        codes = [secrets.token_hex(5) for _ in range(10)]
-        user.recovery_codes = [token_hash(c) for c in codes]
+        user.totp_last_step = step
+        codes = [secrets.token_hex(5) for _ in range(RECOVERY_CODES)]
+        await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+        session.add_all(RecoveryCode(user_id=user.id, code_hash=token_hash(c)) for c in codes)
         audit.record(session, "2fa_enabled", actor_id=user.id, client=client, target_type="user", target_id=user.id)
         await session.commit()
         return codes
 
     async def totp_disable(
-        self, session: AsyncSession, principal: Principal, password: str, client: ClientInfo
+        self, session: AsyncSession, principal: Principal, password: str, otp: str, client: ClientInfo
     ) -> None:
         user = await session.get(User, principal.id)
         assert user is not None
-        ok, _ = await self.hasher.verify(password, user.password_hash)
-        if not ok:
-            raise ValidationProblem.field("password", "The password is wrong.")
+        if not user.totp_secret:
+            raise Conflict("Two-factor sign-in is not on.")
+        await self._verify_own_password(session, user, password, "2fa_disable", "password", client)
+        if not await self._check_otp(session, user, otp):
+            audit.record(
+                session,
+                "2fa_disable",
+                actor_id=user.id,
+                client=client,
+                result="failed",
+                target_type="user",
+                target_id=user.id,
+            )
+            await session.commit()
+            raise ValidationProblem.field("otp", "The code does not match; use a current code or a recovery code.")
         user.totp_secret = None
         user.totp_pending_secret = None
-        user.recovery_codes = None
+        user.totp_last_step = None
+        await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
         audit.record(session, "2fa_disabled", actor_id=user.id, client=client, target_type="user", target_id=user.id)
         await session.commit()
+
+
+RECOVERY_CODES = 10
+
+
+def _matching_step(secret: str, code: str) -> int | None:
+    """The 30-second time step whose code this is (the current one, or one either side for clock drift)."""
+    totp = pyotp.TOTP(secret)
+    now = utcnow()
+    current = totp.timecode(now)
+    for offset in (0, -1, 1):
+        if secrets.compare_digest(totp.at(now, counter_offset=offset), code):
+            return current + offset
+    return None
 
 
 async def revoke_sessions(session: AsyncSession, user_id: int, reason: str, keep: str | None = None) -> None:

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import LoginThrottle
 from leadflow.platform.db import Database, utcnow
@@ -27,6 +28,9 @@ def login_key(login: str) -> str:
 
 
 class LoginGuard:
+    """Each attempt is counted *before* the password is checked (:meth:`begin`), atomically, so that attempts sent in
+    parallel cannot all slip past the limit while their hashes are being verified; a success clears the count."""
+
     def __init__(self, settings: Settings, database: Database, redis: Redis | None) -> None:
         self.max_failures = settings.login_max_failures
         self.window = settings.login_failure_window_s
@@ -36,24 +40,23 @@ class LoginGuard:
         self.prefix = f"{settings.redis_prefix}:login"
 
     # Public API -------------------------------------------------------------------------------------------------
-    async def locked_for(self, key: str) -> int:
-        """Seconds left on the lock of this login; 0 when not locked."""
+    async def begin(self, key: str) -> int:
+        """Reserve an attempt. Seconds left on the lock when the login is (or this attempt makes it) locked, else 0."""
         if self.redis is not None:
             try:
-                ttl = await self.redis.ttl(f"{self.prefix}:lock:{key}")
-                return max(0, int(ttl))
+                return await self._redis_begin(key)
             except Exception as exc:
                 log.warning("lockout_redis_unavailable", error=type(exc).__name__)
-        return await self._db_locked_for(key)
+        return await self._db_begin(key)
 
-    async def failure(self, key: str) -> int:
-        """Count a failed attempt; the lock length in seconds when this failure locks the login, else 0."""
+    async def failed(self, key: str) -> int:
+        """The reserved attempt failed: lock when it was the last one allowed. The lock length, or 0."""
         if self.redis is not None:
             try:
-                return await self._redis_failure(key)
+                return await self._redis_failed(key)
             except Exception as exc:
                 log.warning("lockout_redis_unavailable", error=type(exc).__name__)
-        return await self._db_failure(key)
+        return await self._db_failed(key)
 
     async def success(self, key: str) -> None:
         if self.redis is not None:
@@ -71,54 +74,84 @@ class LoginGuard:
             await session.commit()
 
     # Redis ----------------------------------------------------------------------------------------------------
-    async def _redis_failure(self, key: str) -> int:
+    async def _redis_begin(self, key: str) -> int:
         assert self.redis is not None
-        fail_key = f"{self.prefix}:fail:{key}"
+        lock_key, fail_key = f"{self.prefix}:lock:{key}", f"{self.prefix}:fail:{key}"
         async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.ttl(lock_key)
             pipe.incr(fail_key)
             pipe.expire(fail_key, self.window, nx=True)
-            count, _ = await pipe.execute()
-        if int(count) >= self.max_failures:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(f"{self.prefix}:lock:{key}", "1", ex=self.lockout)
-                pipe.delete(fail_key)
-                await pipe.execute()
+            ttl, count, _ = await pipe.execute()
+        if int(ttl) > 0:
+            return int(ttl)
+        if int(count) > self.max_failures:
+            await self._redis_lock(key)
             return self.lockout
         return 0
 
-    # Database -------------------------------------------------------------------------------------------------
-    async def _db_locked_for(self, key: str) -> int:
-        async with self.database.session() as session:
-            until = await session.scalar(select(LoginThrottle.locked_until).where(LoginThrottle.login_key == key))
-        if until is None:
-            return 0
-        left = (until - utcnow()).total_seconds()
-        return math.ceil(left) if left > 0 else 0
+    async def _redis_failed(self, key: str) -> int:
+        assert self.redis is not None
+        count = await self.redis.get(f"{self.prefix}:fail:{key}")
+        if count is not None and int(count) >= self.max_failures:
+            await self._redis_lock(key)
+            return self.lockout
+        return 0
 
-    async def _db_failure(self, key: str) -> int:
+    async def _redis_lock(self, key: str) -> None:
+        assert self.redis is not None
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self.prefix}:lock:{key}", "1", ex=self.lockout, nx=True)
+            pipe.delete(f"{self.prefix}:fail:{key}")
+            await pipe.execute()
+
+    # Database -------------------------------------------------------------------------------------------------
+    async def _db_begin(self, key: str) -> int:
         now = utcnow()
         window_start = now - dt.timedelta(seconds=self.window)
         insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
-        base = insert(LoginThrottle).values(login_key=key, failures=1, window_started_at=now)
         table = LoginThrottle.__table__.c
         expired = table.window_started_at < window_start
-
-        stmt = base.on_conflict_do_update(
-            index_elements=[LoginThrottle.login_key],
-            set_={
-                "failures": case((expired, 1), else_=table.failures + 1),
-                "window_started_at": case((expired, now), else_=table.window_started_at),
-            },
-        ).returning(LoginThrottle.failures)
+        locked = table.locked_until > now
+        upsert = (
+            insert(LoginThrottle)
+            .values(login_key=key, failures=1, window_started_at=now)
+            .on_conflict_do_update(
+                index_elements=[LoginThrottle.login_key],
+                set_={
+                    # While locked nothing changes; otherwise count this attempt (a new window starts at 1).
+                    "failures": case((locked, table.failures), (expired, 1), else_=table.failures + 1),
+                    "window_started_at": case(
+                        (locked, table.window_started_at), (expired, now), else_=table.window_started_at
+                    ),
+                },
+            )
+            .returning(LoginThrottle.failures, LoginThrottle.locked_until)
+        )
         async with self.database.session() as session:
-            failures = int((await session.execute(stmt)).scalar_one())
-            locked = 0
-            if failures >= self.max_failures:
-                await session.execute(
-                    update(LoginThrottle)
-                    .where(LoginThrottle.login_key == key)
-                    .values(failures=0, window_started_at=now, locked_until=now + dt.timedelta(seconds=self.lockout))
-                )
-                locked = self.lockout
+            failures, locked_until = (await session.execute(upsert)).one()
+            if locked_until is not None and locked_until > now:
+                await session.commit()
+                return max(1, math.ceil((locked_until - now).total_seconds()))
+            if failures > self.max_failures:
+                await self._db_lock(session, key, now)
+                await session.commit()
+                return self.lockout
             await session.commit()
-        return locked
+        return 0
+
+    async def _db_failed(self, key: str) -> int:
+        now = utcnow()
+        async with self.database.session() as session:
+            failures = await session.scalar(select(LoginThrottle.failures).where(LoginThrottle.login_key == key))
+            if failures is not None and failures >= self.max_failures:
+                await self._db_lock(session, key, now)
+                await session.commit()
+                return self.lockout
+        return 0
+
+    async def _db_lock(self, session: AsyncSession, key: str, now: dt.datetime) -> None:
+        await session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.login_key == key)
+            .values(failures=0, window_started_at=now, locked_until=now + dt.timedelta(seconds=self.lockout))
+        )

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -62,7 +64,7 @@ class User(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default=UserStatus.active)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
-    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # the last accepted TOTP time step (no replay)
     token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -75,6 +77,18 @@ class User(TimestampMixin, Base):
     @property
     def city_ids(self) -> list[int]:
         return [c.city_id for c in self.cities]
+
+
+class RecoveryCode(Base):
+    """A one-time 2FA recovery code, stored hashed; spending one deletes its row (atomic on every backend)."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class UserCity(Base):

@@ -290,6 +290,7 @@ class TotpCode(InputModel):
 
 class TotpDisable(InputModel):
     password: str = Field(min_length=1, max_length=128)
+    otp: str = Field(min_length=6, max_length=20, description="A current code or an unused recovery code.")
 
 
 class RecoveryCodes(BaseModel):
@@ -297,8 +298,8 @@ class RecoveryCodes(BaseModel):
 
 
 @auth_router.post("/2fa/setup", response_model=TotpSetup, summary="Start TOTP set-up (returns the secret once)")
-async def totp_setup(principal: SignedIn, session: Session, auth: Auth) -> TotpSetup:
-    secret, uri = await auth.totp_setup(session, principal)
+async def totp_setup(principal: SignedIn, session: Session, auth: Auth, client: Client) -> TotpSetup:
+    secret, uri = await auth.totp_setup(session, principal, client)
     return TotpSetup(secret=secret, otpauth_uri=uri)
 
 
@@ -314,7 +315,7 @@ async def totp_confirm(
 async def totp_disable(
     body: TotpDisable, principal: SignedIn, session: Session, auth: Auth, client: Client
 ) -> Response:
-    await auth.totp_disable(session, principal, body.password, client)
+    await auth.totp_disable(session, principal, body.password, body.otp, client)
     return Response(status_code=204)
 
 

@@ -101,7 +101,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("totp_secret", sa.String(length=64), nullable=True),
         sa.Column("totp_pending_secret", sa.String(length=64), nullable=True),
-        sa.Column("recovery_codes", sa.JSON(), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
         sa.Column("token_version", sa.Integer(), nullable=False),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
@@ -211,6 +211,18 @@ def upgrade() -> None:
     with op.batch_alter_table("masters", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_masters_city_id"), ["city_id"], unique=False)
 
+    op.create_table(
+        "recovery_codes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_recovery_codes_user_id_users"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_recovery_codes")),
+        sa.UniqueConstraint("user_id", "code_hash", name=op.f("uq_recovery_codes_user_id")),
+    )
     op.create_table(
         "settings",
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -322,6 +334,7 @@ def downgrade() -> None:
 
     op.drop_table("user_cities")
     op.drop_table("settings")
+    op.drop_table("recovery_codes")
     with op.batch_alter_table("masters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_masters_city_id"))
 
