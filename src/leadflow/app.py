@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from leadflow import __version__
-from leadflow.accounts.auth import AuthService
+from leadflow.accounts.auth import AuthService, load_principal, purge_sessions
 from leadflow.accounts.lockout import LoginGuard
 from leadflow.accounts.router import auth_router, users_router
 from leadflow.accounts.service import UserService
@@ -36,7 +36,7 @@ from leadflow.platform.problems import (
 )
 from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.redis import create_redis
-from leadflow.platform.security import PasswordHasher, Signer
+from leadflow.platform.security import PasswordHasher, Signer, TokenError
 from leadflow.platform.settings import Settings, get_settings
 
 log = structlog.get_logger("leadflow.app")
@@ -74,11 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("startup", version=__version__, database=database.dialect, redis=redis is not None)
         try:
-            purged = await purge_expired(database)
-            if purged:
-                log.info("idempotency_keys_purged", count=purged)
+            keys, sessions = await purge_expired(database), await purge_sessions(database)
+            log.info("housekeeping", idempotency_keys_purged=keys, auth_sessions_purged=sessions)
         except Exception as exc:  # an unreachable database must not stop the process from starting
-            log.warning("idempotency_purge_failed", error=type(exc).__name__)
+            log.warning("housekeeping_failed", error=type(exc).__name__)
         yield
         await database.dispose()
         if redis is not None:
@@ -111,10 +110,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
 
     # Added innermost first: the last one added runs first.
+    async def authenticate(token: str) -> int | None:
+        """The user behind an access token, checked as fully as any endpoint does (for the idempotency store)."""
+        try:
+            claims = signer.read_access_token(token)
+        except TokenError:
+            return None
+        async with database.session() as session:
+            principal = await load_principal(session, claims)
+        return principal.id if principal is not None else None
+
     app.add_middleware(
         IdempotencyMiddleware,
         database=database,
-        signer=signer,
+        authenticate=authenticate,
         ttl_s=settings.idempotency_ttl_s,
         exempt=(f"{API_PREFIX}/auth/",),
     )

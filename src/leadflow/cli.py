@@ -78,6 +78,13 @@ def serve(
     from uvicorn.supervisors import Multiprocess
 
     settings = _settings()
+    if workers > 1 and not (settings.redis_url or settings.redis_sentinels):
+        print(
+            "error: --workers above 1 needs LEADFLOW_REDIS_URL: rate limits must be shared by every process",
+            file=sys.stderr,
+        )
+        raise typer.Exit(2)
+    settings.effective_secret_key()  # generated once here, before any worker starts
     host = host or settings.host
     port = settings.port if port is None else port
     sock = _bind(host, port)
@@ -179,8 +186,16 @@ def create_admin(
     full_name: Annotated[str, typer.Option(help="Display name.")] = "Administrator",
 ) -> None:
     """Create an administrator account."""
+    from pydantic import TypeAdapter
+
+    from leadflow.accounts.schemas import Login
     from leadflow.platform.security import password_problem
 
+    try:
+        TypeAdapter(Login).validate_python(login)
+    except ValidationError:
+        err.print("error: a login is 3-100 characters of letters, digits and . _ @ -")
+        raise typer.Exit(1) from None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     elif sys.stdin.isatty():

@@ -125,7 +125,10 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
     next_code = pyotp.TOTP(secret).at(dt.datetime.now(dt.UTC), counter_offset=1)
     ok = await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": next_code})
     assert ok.status_code == 200
-    problem(await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": next_code}), 401)
+    problem(
+        await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": next_code}),
+        401,
+    )
     problem(await api.post("/api/v1/auth/2fa/setup"), 409)
     recovery = await h.client.post(
         "/api/v1/auth/token", data={"username": user.login, "password": PASSWORD, "otp": codes[0]}
@@ -165,3 +168,34 @@ async def test_admins_must_enable_totp_when_required(harness_factory) -> None:  
     secret = (await api.post("/api/v1/auth/2fa/setup")).json()["secret"]
     assert (await api.post("/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(secret).now()})).status_code == 200
     assert (await api.get("/api/v1/users")).status_code == 200
+
+
+async def test_long_legacy_bcrypt_password_signs_in(h: Harness) -> None:
+    """The old system hashed only the first 72 bytes; a 40-character Cyrillic password (80 bytes) still works."""
+    password = "Очень-длинный-пароль-мастера-из-старой-бд"
+    user = await h.user(Role.master, master_city=(await h.city()).id)
+    legacy = bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
+    async with h.database.session() as session:
+        row = await session.get(User, user.id)
+        assert row is not None
+        row.password_hash = legacy
+        await session.commit()
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": password})
+    ).status_code == 200
+    problem(await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": password[:-1]}), 401)
+
+
+async def test_spaces_in_passwords_are_kept_everywhere(h: Harness) -> None:
+    admin = await h.user(Role.admin)
+    api = await h.as_user(admin)
+    spaced = "  Spaced-Pass-456  "
+    body = {"login": "spaced.op", "password": spaced, "full_name": "Op", "role": "operator"}
+    assert (await api.post("/api/v1/users", json=body)).status_code == 201
+    assert (
+        await h.client.post("/api/v1/auth/token", data={"username": "spaced.op", "password": spaced})
+    ).status_code == 200
+    assert (
+        await h.client.post("/api/v1/auth/login", json={"login": "spaced.op", "password": spaced})
+    ).status_code == 200
+    problem(await h.client.post("/api/v1/auth/login", json={"login": "spaced.op", "password": spaced.strip()}), 401)

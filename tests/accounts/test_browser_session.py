@@ -120,3 +120,13 @@ async def test_cookie_logout_clears_and_revokes(h: Harness) -> None:
     assert out.status_code == 204
     replay = h.new_client(headers={"Authorization": f"Bearer {access}"})
     problem(await replay.get("/api/v1/auth/me"), 401)
+
+
+async def test_logout_needs_a_genuine_refresh_token(h: Harness) -> None:
+    user = await h.user(Role.operator)
+    pair = (await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})).json()
+    session_id = pair["refresh_token"].split(".")[0]
+    stranger = h.new_client()
+    problem(await stranger.post("/api/v1/auth/logout", json={"refresh_token": f"{session_id}.0.anything"}), 401)
+    api = h.new_client(headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert (await api.get("/api/v1/auth/me")).status_code == 200

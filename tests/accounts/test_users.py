@@ -289,3 +289,25 @@ async def test_masters_endpoints(world: World) -> None:
     problem(await c["director_a"].patch(f"/api/v1/masters/{u['master_a'].id}", json={"city_id": world.city_b}), 422)
     problem(await c["director_a"].patch(f"/api/v1/masters/{u['master_a'].id}", json={"phone": None}), 422)
     problem(await c["admin"].get(f"/api/v1/masters/{u['operator_a'].id}"), 404)
+
+
+async def test_operator_becomes_master_without_naming_cities(world: World, h: Harness) -> None:
+    body = {"role": "master", "master": {"city_id": world.city_a, "phone": "+79001112233"}}
+    changed = await world.clients["admin"].patch(f"/api/v1/users/{world.users['operator_a'].id}", json=body)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["city_ids"] == [] and changed.json()["master"]["city_id"] == world.city_a
+
+
+async def test_master_profile_changes_are_audited_without_values(world: World, h: Harness) -> None:
+    master = world.users["master_a"]
+    body = {"passport": "9999 000000", "company_share": "0.40"}
+    assert (await world.clients["director_a"].patch(f"/api/v1/masters/{master.id}", json=body)).status_code == 200
+    renamed = await world.clients["admin"].patch(f"/api/v1/users/{master.id}", json={"login": "master.alpha"})
+    assert renamed.status_code == 200
+    async with h.database.session() as session:
+        rows = {
+            r.action: r for r in await session.scalars(select(AuditLog).where(AuditLog.target_id == str(master.id)))
+        }
+    assert rows["master_changed"].data == {"fields": ["company_share", "passport"]}
+    assert "9999" not in str(rows["master_changed"].data)
+    assert rows["user_changed"].data == {"login": ["master.a", "master.alpha"]}

@@ -55,14 +55,14 @@ def test_busy_port_is_one_line_and_exit_code_2(env: dict[str, str]) -> None:
 
 
 async def test_sigterm_lets_in_flight_requests_finish(env: dict[str, str], h: Harness) -> None:
-    user = await h.user("operator")
+    users = [await h.user("operator") for _ in range(16)]
     slow_env = {**env, "LEADFLOW_PASSWORD_HASH_CHEAP": "false", "LEADFLOW_LOGIN_RATE_LIMIT_PER_MINUTE": "1000"}
     server = start_server(slow_env)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         # Logins with the production hash are CPU-bound (four at a time); sixteen take a while.
         pending = [
             asyncio.create_task(client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD}))
-            for _ in range(16)
+            for user in users
         ]
         await asyncio.sleep(0.3)
         server.process.send_signal(signal.SIGTERM)
@@ -117,3 +117,15 @@ def test_openapi_written(env: dict[str, str], tmp_path: Path) -> None:
     result = run_cli(["openapi", "--output", str(target)], env)
     assert result.returncode == 0
     assert '"/api/v1/auth/login"' in target.read_text()
+
+
+def test_several_workers_need_redis(env: dict[str, str]) -> None:
+    result = run_cli(["serve", "--port", "0", "--workers", "2"], env)
+    assert result.returncode == 2
+    assert "LEADFLOW_REDIS_URL" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_create_admin_refuses_a_bad_login(env: dict[str, str]) -> None:
+    for login in (" admin", "x" * 101, "ad"):
+        result = run_cli(["create-admin", "--login", login, "--password-stdin"], env, stdin=PASSWORD + "\n")
+        assert result.returncode == 1 and "login" in result.stderr

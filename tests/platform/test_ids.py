@@ -60,3 +60,51 @@ async def test_refused_preflight_is_problem_json(harness_factory) -> None:  # ty
     body = problem(refused, 400, "cors-refused")
     assert "origin" in body["detail"]
     assert "access-control-allow-origin" not in refused.headers
+
+
+@pytest.mark.parametrize("origins", ["*", "https://ok.example,*", "evil.example", "https://x.example/path"])
+def test_cors_origins_must_be_explicit(origins: str) -> None:
+    from pydantic import ValidationError
+
+    from leadflow.platform.settings import Settings
+
+    with pytest.raises(ValidationError, match="CORS origin"):
+        Settings(_env_file=None, cors_origins=origins)  # type: ignore[call-arg]
+
+
+def test_generated_secret_key_is_private_and_shared(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leadflow.platform.settings import Settings
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: settings.effective_secret_key(), range(16)))
+    assert len(keys) == 1 and len(keys.pop()) >= 48
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_company_share_setting_takes_two_decimals() -> None:
+    from pydantic import ValidationError
+
+    from leadflow.platform.settings import Settings
+
+    assert str(Settings(_env_file=None, company_share="0.45").company_share) == "0.45"  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, company_share="0.555")  # type: ignore[call-arg]
+
+
+async def test_blocked_users_token_cannot_replay_idempotent_answers(h: Harness) -> None:
+    admin, other = await h.user(Role.admin), await h.user(Role.admin)
+    api, other_api = await h.as_user(admin), await h.as_user(other)
+    key = {"Idempotency-Key": "create-kazan"}
+    assert (await api.post("/api/v1/cities", json={"name": "Казань"}, headers=key)).status_code == 201
+    assert (await other_api.post(f"/api/v1/users/{admin.id}/block")).status_code == 200
+    problem(await api.post("/api/v1/cities", json={"name": "Казань"}, headers=key), 401)
+
+
+async def test_odd_paths_with_idempotency_keys_are_not_server_errors(h: Harness) -> None:
+    api = await h.as_user(await h.user(Role.admin))
+    key = {"Idempotency-Key": "k1"}
+    problem(await api.post("/api/v1/" + "a" * 400, json={}, headers=key), 404)
+    problem(await api.post("/api/v1/x%00y", json={}, headers=key), 404)

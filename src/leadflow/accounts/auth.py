@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from leadflow.accounts import audit
-from leadflow.accounts.lockout import LoginGuard, login_key
+from leadflow.accounts.lockout import LoginBusy, LoginGuard, login_key
 from leadflow.accounts.models import AuthSession, RecoveryCode, Role, User, UserStatus
 from leadflow.accounts.policies import ClientInfo, Principal
-from leadflow.platform.db import utcnow
+from leadflow.platform.db import Database, utcnow
 from leadflow.platform.problems import Conflict, Problem, Unauthenticated, ValidationProblem
 from leadflow.platform.security import (
     AccessClaims,
@@ -48,6 +48,16 @@ class LoginLocked(Problem):
         super().__init__(
             f"Too many failed sign-ins; this login is locked for about {minutes} more minute(s).",
             headers={"Retry-After": str(max(1, seconds))},
+        )
+
+
+class LoginBusyProblem(Problem):
+    status = 429
+    type = "login-busy"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Too many sign-in attempts for this login are in progress; retry in a moment.", headers={"Retry-After": "1"}
         )
 
 
@@ -92,7 +102,7 @@ class AuthService:
         self, session: AsyncSession, login: str, password: str, otp: str | None, client: ClientInfo, kind: str
     ) -> IssuedSession:
         key = login_key(login)
-        locked = await self.guard.begin(key)
+        locked = await self._begin(key)
         if locked:
             audit.record(session, "login", actor_id=None, client=client, result="locked", login=key)
             await session.commit()
@@ -156,13 +166,19 @@ class AuthService:
         await session.commit()
         return bool(used.rowcount)  # type: ignore[attr-defined]
 
+    async def _begin(self, key: str) -> int:
+        try:
+            return await self.guard.begin(key)
+        except LoginBusy:
+            raise LoginBusyProblem() from None
+
     async def _verify_own_password(
         self, session: AsyncSession, user: User, password: str, action: str, field: str, client: ClientInfo
     ) -> None:
         """Re-checks the password of a signed-in user under the same lockout as sign-in (a stolen session must not
         become a password-guessing oracle)."""
         key = login_key(user.login)
-        locked = await self.guard.begin(key)
+        locked = await self._begin(key)
         if locked:
             audit.record(
                 session, action, actor_id=user.id, client=client, result="locked", target_type="user", target_id=user.id
@@ -283,10 +299,22 @@ class AuthService:
         await session.commit()
 
     def session_of_refresh_token(self, token: str) -> str | None:
+        """The session a refresh token names, from its form alone (for the CSRF check before the real one)."""
         try:
             return self.signer.parse_refresh_token(token)[0]
         except TokenError:
             return None
+
+    async def genuine_session(self, session: AsyncSession, token: str) -> str | None:
+        """The session of a refresh token that this server issued (any generation), or None. Proves possession of
+        the family's token before, for example, closing it: a bare session id is not enough."""
+        session_id = self.session_of_refresh_token(token)
+        if session_id is None:
+            return None
+        row = await session.get(AuthSession, session_id)
+        if row is None or not self.signer.refresh_token_is_genuine(token, row.nonce):
+            return None
+        return session_id
 
     # Passwords --------------------------------------------------------------------------------------------------
     async def change_password(
@@ -377,6 +405,21 @@ def _matching_step(secret: str, code: str) -> int | None:
         if secrets.compare_digest(totp.at(now, counter_offset=offset), code):
             return current + offset
     return None
+
+
+SESSION_RETENTION = dt.timedelta(days=30)
+
+
+async def purge_sessions(database: Database) -> int:
+    """Forget sessions that expired or were revoked more than :data:`SESSION_RETENTION` ago (the audit log keeps the
+    history). Run at start-up until the periodic jobs arrive."""
+    cutoff = utcnow() - SESSION_RETENTION
+    async with database.session() as session:
+        result = await session.execute(
+            delete(AuthSession).where(or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff))
+        )
+        await session.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def revoke_sessions(session: AsyncSession, user_id: int, reason: str, keep: str | None = None) -> None:

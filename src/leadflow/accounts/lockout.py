@@ -27,9 +27,16 @@ def login_key(login: str) -> str:
     return login.strip().lower()[:100]
 
 
+class LoginBusy(Exception):
+    """More attempts for this login are in flight than failures are left before the lock: retry in a moment."""
+
+
 class LoginGuard:
-    """Each attempt is counted *before* the password is checked (:meth:`begin`), atomically, so that attempts sent in
-    parallel cannot all slip past the limit while their hashes are being verified; a success clears the count."""
+    """Each attempt reserves one of the allowed failures *before* the password is checked (:meth:`begin`),
+    atomically, so that guesses sent in parallel cannot all slip past the limit while their hashes are verified.
+    A failed attempt keeps its reservation (and locks the login when it was the last one); a success clears the count.
+    An attempt that finds no reservation left is turned away without being checked (:class:`LoginBusy`) and without
+    locking anything, so a burst of right passwords never locks an account."""
 
     def __init__(self, settings: Settings, database: Database, redis: Redis | None) -> None:
         self.max_failures = settings.login_max_failures
@@ -41,7 +48,8 @@ class LoginGuard:
 
     # Public API -------------------------------------------------------------------------------------------------
     async def begin(self, key: str) -> int:
-        """Reserve an attempt. Seconds left on the lock when the login is (or this attempt makes it) locked, else 0."""
+        """Reserve an attempt: seconds left on the lock when the login is locked, else 0. Raises :class:`LoginBusy`
+        when every remaining attempt is already in flight."""
         if self.redis is not None:
             try:
                 return await self._redis_begin(key)
@@ -83,10 +91,11 @@ class LoginGuard:
             pipe.expire(fail_key, self.window, nx=True)
             ttl, count, _ = await pipe.execute()
         if int(ttl) > 0:
+            await self.redis.decr(fail_key)
             return int(ttl)
         if int(count) > self.max_failures:
-            await self._redis_lock(key)
-            return self.lockout
+            await self.redis.decr(fail_key)
+            raise LoginBusy
         return 0
 
     async def _redis_failed(self, key: str) -> int:
@@ -133,9 +142,13 @@ class LoginGuard:
                 await session.commit()
                 return max(1, math.ceil((locked_until - now).total_seconds()))
             if failures > self.max_failures:
-                await self._db_lock(session, key, now)
+                await session.execute(
+                    update(LoginThrottle)
+                    .where(LoginThrottle.login_key == key)
+                    .values(failures=LoginThrottle.failures - 1)
+                )
                 await session.commit()
-                return self.lockout
+                raise LoginBusy
             await session.commit()
         return 0
 

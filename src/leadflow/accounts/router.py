@@ -246,14 +246,14 @@ async def logout(
     session_id: str | None = None
     user_id: int | None = None
     if body is not None and body.refresh_token:
-        session_id = auth.session_of_refresh_token(body.refresh_token)
+        session_id = await auth.genuine_session(session, body.refresh_token)
         if session_id is None:
             raise Unauthenticated("The refresh token is invalid.", type="invalid-token")
     elif request.headers.get("authorization") or request.cookies.get("access_token"):
         principal = await current_principal(request, session)  # checks CSRF for cookies
         session_id, user_id = principal.session_id, principal.id
     elif request.cookies.get("refresh_token"):
-        session_id = auth.session_of_refresh_token(request.cookies["refresh_token"])
+        session_id = await auth.genuine_session(session, request.cookies["refresh_token"])
         if session_id is None:
             raise Unauthenticated("The refresh token is invalid.", type="invalid-token")
         _check_cookie_csrf(request, session_id)
@@ -289,7 +289,7 @@ class TotpCode(InputModel):
 
 
 class TotpDisable(InputModel):
-    password: str = Field(min_length=1, max_length=128)
+    password: schemas.RawPassword
     otp: str = Field(min_length=6, max_length=20, description="A current code or an unused recovery code.")
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, PlainSerializer
+from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
 from leadflow.accounts.models import Role, UserStatus
 from leadflow.platform.phones import PhoneError, normalize_phone
@@ -41,7 +41,16 @@ def _birth(value: dt.date) -> dt.date:
 
 
 BirthDate = Annotated[dt.date, AfterValidator(_birth)]
-NewPassword = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH), AfterValidator(_password)]
+# Passwords are taken exactly as typed (spaces included) at every entry point; only other strings are trimmed.
+RawPassword = Annotated[
+    str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+]
+NewPassword = Annotated[
+    str,
+    StringConstraints(strip_whitespace=False),
+    Field(max_length=PASSWORD_MAX_LENGTH),
+    AfterValidator(_password),
+]
 Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
 CompanyShare = Annotated[Decimal, AfterValidator(_share)]
 ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
@@ -52,7 +61,7 @@ FullName = Annotated[str, Field(min_length=1, max_length=200)]
 # Sign-in --------------------------------------------------------------------------------------------------------
 class LoginBody(InputModel):
     login: str = Field(min_length=1, max_length=100)
-    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    password: RawPassword
     otp: str | None = Field(default=None, max_length=20)
 
 
@@ -68,7 +77,7 @@ class TokenPair(OutputModel):
 
 
 class PasswordChange(InputModel):
-    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    current_password: RawPassword
     new_password: NewPassword
 
 

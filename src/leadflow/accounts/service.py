@@ -267,11 +267,14 @@ class UserService:
             user.token_version += 1
         if "login" in values and values["login"] != user.login:
             await self._check_login_free(session, values["login"], user.id)
+            changes["login"] = [user.login, values["login"]]
             user.login = values["login"]
         if "full_name" in values:
             user.full_name = values["full_name"]
         if "city_ids" in values or "role" in changes:
-            wanted = values.get("city_ids", user.city_ids)
+            # Admins and masters have no city list: a role change to either clears it unless one is given.
+            default = [] if new_role in (Role.admin, Role.master) else user.city_ids
+            wanted = values.get("city_ids", default)
             city_ids = await self._valid_cities(session, new_role, wanted, principal)
             if sorted(city_ids) != sorted(user.city_ids):
                 changes["city_ids"] = [user.city_ids, city_ids]
@@ -320,6 +323,16 @@ class UserService:
             user.full_name = full_name
         await self._apply_master(session, principal, user, values)
         await self._flush(session)
+        # Which fields changed, never their values (passports, phones).
+        audit.record(
+            session,
+            "master_changed",
+            actor_id=principal.id,
+            client=client,
+            target_type="user",
+            target_id=user.id,
+            data={"fields": sorted(data.model_fields_set)},
+        )
         await session.commit()
         return await self.get_self(session, user.id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -53,7 +54,7 @@ async def _redis(request: Request) -> None:
 async def _storage(request: Request) -> None:
     root = request.app.state.settings.data_dir
     root.mkdir(parents=True, exist_ok=True)
-    probe = root / ".health-probe"
+    probe = root / f".health-probe-{uuid.uuid4().hex}"
     probe.write_bytes(b"ok")
     probe.unlink()
 

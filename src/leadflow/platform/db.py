@@ -118,7 +118,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, echo=settings.db_echo, poolclass=NullPool)
+        engine = create_async_engine(url, echo=settings.db_echo, poolclass=NullPool, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -129,6 +129,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=True,
+        hide_parameters=True,  # errors and logs never carry the values (password hashes, phones, passports)
     )
 
 

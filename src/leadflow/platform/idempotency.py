@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Integer, LargeBinary, String, Text, delete
 from sqlalchemy.exc import IntegrityError
@@ -22,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from leadflow.platform.db import Base, Database, UTCDateTime, utcnow
 from leadflow.platform.middleware import _send_problem, _state, bearer_or_cookie_token
 from leadflow.platform.problems import Conflict, ValidationProblem
-from leadflow.platform.security import Signer
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 ABANDONED_AFTER = dt.timedelta(seconds=120)
@@ -35,7 +35,7 @@ class IdempotencyKey(Base):
     __tablename__ = "idempotency_keys"
 
     user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    route: Mapped[str] = mapped_column(String(300), primary_key=True)
+    route: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the path
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     body_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     state: Mapped[str] = mapped_column(String(16), nullable=False)  # running | done
@@ -47,10 +47,17 @@ class IdempotencyKey(Base):
 
 
 class IdempotencyMiddleware:
-    def __init__(self, app: ASGIApp, database: Database, signer: Signer, ttl_s: int, exempt: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        database: Database,
+        authenticate: Callable[[str], Awaitable[int | None]],
+        ttl_s: int,
+        exempt: tuple[str, ...],
+    ) -> None:
         self.app = app
         self.database = database
-        self.signer = signer
+        self.authenticate = authenticate
         self.ttl = dt.timedelta(seconds=ttl_s)
         self.exempt = exempt
 
@@ -69,11 +76,12 @@ class IdempotencyMiddleware:
             )
             return
         token = bearer_or_cookie_token(scope)
-        claims = self.signer.peek_claims(token) if token else None
-        if claims is None:  # anonymous calls are refused further in; nothing to remember
+        # The full check (live session, active account): a blocked user's token must not replay stored answers.
+        user_id = await self.authenticate(token) if token else None
+        if user_id is None:  # refused further in; nothing to remember
             await self.app(scope, receive, send)
             return
-        user_id = int(claims["sub"])
+        route = _route_key(path)
 
         # Buffer the body (already bounded by the size limit) to fingerprint it, then replay it to the app.
         chunks: list[bytes] = []
@@ -87,7 +95,7 @@ class IdempotencyMiddleware:
         body = b"".join(chunks)
         digest = hashlib.sha256(body).hexdigest()
 
-        outcome = await self._claim(user_id, path, key, digest)
+        outcome = await self._claim(user_id, route, key, digest)
         if isinstance(outcome, IdempotencyKey):
             await self._replay(send, outcome)
             return
@@ -117,11 +125,11 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_receive, capture_send)
         except BaseException:
-            await self._forget(user_id, path, key)
+            await self._forget(user_id, route, key)
             raise
         status = int(captured["status"])  # type: ignore[call-overload]
         if status >= 500 or status in NOT_KEPT:
-            await self._forget(user_id, path, key)
+            await self._forget(user_id, route, key)
             return
         kept = {
             k.decode("latin-1"): v.decode("latin-1")
@@ -129,7 +137,7 @@ class IdempotencyMiddleware:
             if k.decode("latin-1").lower() in REPLAYED_HEADERS
         }
         async with self.database.session() as session:
-            row = await session.get(IdempotencyKey, (user_id, path, key))
+            row = await session.get(IdempotencyKey, (user_id, route, key))
             if row is not None:
                 row.state = "done"
                 row.status = status
@@ -195,6 +203,11 @@ class IdempotencyMiddleware:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": row.status or 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _route_key(path: str) -> str:
+    """Keys are scoped to the exact path; stored as a digest so that any path (long, odd characters) fits."""
+    return hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 async def purge_expired(database: Database) -> int:

@@ -72,6 +72,13 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+def _mask_exception(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Tracebacks are text formatted after the scrubber ran: mask phone numbers in them too."""
+    if isinstance(event_dict.get("exception"), str):
+        event_dict["exception"] = mask_phone(event_dict["exception"])
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -92,6 +99,7 @@ def configure_logging(level: str = "INFO", json_output: bool = True) -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _mask_exception,
             renderer,
         ],
     )

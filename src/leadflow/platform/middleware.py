@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.platform.problems import PROBLEM_CONTENT_TYPE, Problem, RateLimited
 from leadflow.platform.ratelimit import RateLimiter, per_minute
-from leadflow.platform.security import Signer, client_ip
+from leadflow.platform.security import Signer, client_ip, in_networks
 from leadflow.platform.settings import Settings
 
 log = structlog.get_logger("leadflow.http")
@@ -72,7 +72,12 @@ class EdgeMiddleware:
         state["client_ip"] = ip
         structlog.contextvars.bind_contextvars(request_id=request_id)
         path: str = scope["path"]
-        https = scope.get("scheme") == "https"
+        https = scope.get("scheme") == "https" or (
+            # TLS ended at a trusted proxy
+            peer is not None
+            and in_networks(peer, self.settings.trusted_proxies)
+            and headers.get("x-forwarded-proto", "").lower() == "https"
+        )
         status_holder = {"status": 500, "started": False}
 
         async def send_wrapper(message: Message) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -20,6 +21,7 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+@lru_cache(maxsize=1)
 def head_revision(url: str = "sqlite://") -> str | None:
     return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
 

@@ -20,10 +20,10 @@ from importlib import resources
 from typing import Any
 
 import anyio
+import bcrypt
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from pwdlib.hashers.bcrypt import BcryptHasher
 
 from leadflow.platform.settings import IPNetwork
 
@@ -54,7 +54,7 @@ class PasswordHasher:
             if cheap
             else Argon2Hasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_LANES)
         )
-        self._hash = PasswordHash((argon, BcryptHasher()))
+        self._hash = PasswordHash((argon,))
         self._dummy: str | None = None
 
     async def hash(self, password: str) -> str:
@@ -67,10 +67,21 @@ class PasswordHasher:
                 self._dummy = await self.hash(secrets.token_urlsafe(16))
             await anyio.to_thread.run_sync(self._hash.verify, password, self._dummy, limiter=_limiter())
             return False, None
+        if hashed.startswith(("$2a$", "$2b$", "$2y$")):
+            return await anyio.to_thread.run_sync(self._verify_bcrypt, password, hashed, limiter=_limiter())
         try:
             return await anyio.to_thread.run_sync(self._hash.verify_and_update, password, hashed, limiter=_limiter())
         except Exception:  # an unreadable stored hash is a failed login, not a crash
             return False, None
+
+    def _verify_bcrypt(self, password: str, hashed: str) -> tuple[bool, str | None]:
+        """Hashes from older deployments. bcrypt only ever read the first 72 bytes (the old system truncated long
+        passwords silently), so the same bytes are compared here; a match is re-hashed with argon2id in full."""
+        try:
+            ok = bcrypt.checkpw(password.encode()[:72], hashed.encode())
+        except ValueError:
+            return False, None
+        return (True, self._hash.hash(password)) if ok else (False, None)
 
 
 @lru_cache
@@ -209,7 +220,7 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: list[IPNetwo
     ``X-Forwarded-For`` hop that is not itself a trusted proxy. A spoofed header from an untrusted peer is ignored."""
     if not peer:
         return "unknown"
-    if not trusted or not forwarded_for or not _in(peer, trusted):
+    if not trusted or not forwarded_for or not in_networks(peer, trusted):
         return peer
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     for hop in reversed(hops):
@@ -217,12 +228,12 @@ def client_ip(peer: str | None, forwarded_for: str | None, trusted: list[IPNetwo
             ipaddress.ip_address(hop)
         except ValueError:
             return peer
-        if not _in(hop, trusted):
+        if not in_networks(hop, trusted):
             return hop
     return hops[0] if hops else peer
 
 
-def _in(address: str, networks: list[IPNetwork]) -> bool:
+def in_networks(address: str, networks: list[IPNetwork]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import re
 import secrets
+import time
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -24,6 +27,7 @@ from leadflow.platform.timezones import check_zone
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_SECRET_LENGTH = 32
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?/?")
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "leadflow", "development", "dev", "test"}
 
 
@@ -113,6 +117,17 @@ class Settings(BaseSettings):
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"CORS origin {origin!r} is not scheme://host[:port]; list each origin explicitly ('*' is refused, "
+                    "credentials are allowed for the listed origins only)"
+                )
+        return [origin.rstrip("/") for origin in value]
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:
@@ -129,7 +144,9 @@ class Settings(BaseSettings):
     def _share(cls, value: Decimal) -> Decimal:
         if not Decimal(0) <= value <= Decimal(1):
             raise ValueError("company_share must be between 0 and 1")
-        return value.quantize(Decimal("0.0001"))
+        if value != value.quantize(Decimal("0.01")):
+            raise ValueError("company_share takes at most two decimals, such as 0.45")
+        return value.quantize(Decimal("0.01"))
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
@@ -166,13 +183,21 @@ class Settings(BaseSettings):
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text(encoding="utf-8").strip()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key, encoding="utf-8")
-        path.chmod(0o600)
-        return key
+        try:
+            # Created exclusively and private from the first byte: of several processes starting at once, one writes
+            # the key and all of them read the same one.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):
+                key = path.read_text(encoding="utf-8").strip()
+                if key:
+                    return key
+                time.sleep(0.01)  # the writer is between creating and writing
+            raise RuntimeError(f"{path} is empty; delete it to generate a new key") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        return path.read_text(encoding="utf-8").strip()
 
 
 def secret_problem(key: str | None) -> str | None:

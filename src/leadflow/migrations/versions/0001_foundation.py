@@ -43,7 +43,7 @@ def upgrade() -> None:
     op.create_table(
         "idempotency_keys",
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("route", sa.String(length=300), nullable=False),
+        sa.Column("route", sa.String(length=64), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("body_sha256", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
