@@ -7,7 +7,7 @@ export UV_PYTHON_PREFERENCE ?= system
 LEADFLOW_HOST ?= 127.0.0.1
 LEADFLOW_PORT ?= 8000
 
-.PHONY: run test lint format bootstrap check openapi clean
+.PHONY: run test lint format bootstrap openapi clean
 
 bootstrap: .venv/.synced
 

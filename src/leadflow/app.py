@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import exc as sa_exc
 
 from leadflow import __version__
 from leadflow.accounts.auth import AuthService, load_principal, purge_sessions
@@ -29,8 +28,9 @@ from leadflow.platform.middleware import (
     RateLimitMiddleware,
 )
 from leadflow.platform.problems import (
+    DATABASE_DOWN,
     PROBLEM_RESPONSES,
-    Problem,
+    DatabaseUnavailable,
     install_problem_handlers,
     problem_response,
 )
@@ -50,13 +50,7 @@ API clients use `POST /auth/token` and `Authorization: Bearer`.
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.error("database_unavailable", error=type(exc).__name__)
-    problem = Problem(
-        "The database is unreachable; try again shortly.",
-        status=503,
-        type="database-unavailable",
-        headers={"Retry-After": "5"},
-    )
-    return problem_response(problem, request)
+    return problem_response(DatabaseUnavailable(), request)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -102,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.users = UserService(hasher)
 
     install_problem_handlers(app)
-    for error in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError):
+    for error in DATABASE_DOWN:
         app.add_exception_handler(error, _database_unavailable)
 
     for router in (auth_router, users_router, catalog_router, administration_router):

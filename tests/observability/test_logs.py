@@ -47,3 +47,9 @@ async def test_request_log_line(capsys: pytest.CaptureFixture[str], h: Harness) 
     everything = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
     assert PASSWORD not in everything
     assert "eyJ" not in everything
+
+
+def test_addresses_are_not_mistaken_for_phones() -> None:
+    assert mask_phone("from 192.168.100.100") == "from 192.168.100.100"
+    event = scrub_processor(None, "info", {"event": "request", "client_ip": "10.100.200.300"})
+    assert event["client_ip"] == "10.100.200.300"

@@ -18,6 +18,7 @@ SECRET_KEYS = re.compile(
     r"pass(word)?|secret|token|authorization|cookie|sign|api_key|otp|totp|csrf|passport", re.IGNORECASE
 )
 NAME_KEYS = re.compile(r"(^|_)(full_name|client_name|name)$", re.IGNORECASE)
+IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 PHONE = re.compile(r"(?<![\w.])\+?\d[\d\s().-]{8,}\d(?![\w.])")
 
 
@@ -25,6 +26,8 @@ def mask_phone(text: str) -> str:
     """``79161234567`` → ``7916*****67``: enough to tell numbers apart in a log, not enough to call."""
 
     def repl(match: re.Match[str]) -> str:
+        if IPV4.fullmatch(match.group(0)):
+            return match.group(0)
         digits = re.sub(r"\D", "", match.group(0))
         if len(digits) < 10:
             return match.group(0)
@@ -54,7 +57,7 @@ def _scrub(value: Any, key: str = "") -> Any:
 
 def scrub_processor(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
-        if key in {"timestamp", "level", "logger", "exception", "request_id", "route", "method"}:
+        if key in {"timestamp", "level", "logger", "exception", "request_id", "route", "method", "client_ip", "ip"}:
             continue
         event_dict[key] = _scrub(event_dict[key], key)
     return event_dict

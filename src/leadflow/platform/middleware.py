@@ -20,7 +20,13 @@ from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leadflow.platform.problems import PROBLEM_CONTENT_TYPE, Problem, RateLimited
+from leadflow.platform.problems import (
+    DATABASE_DOWN,
+    PROBLEM_CONTENT_TYPE,
+    DatabaseUnavailable,
+    Problem,
+    RateLimited,
+)
 from leadflow.platform.ratelimit import RateLimiter, per_minute
 from leadflow.platform.security import Signer, client_ip, in_networks
 from leadflow.platform.settings import Settings
@@ -99,6 +105,10 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except DATABASE_DOWN as exc:  # raised outside the routes (e.g. the idempotency store)
+            log.error("database_unavailable", error=type(exc).__name__, path=path)
+            if not status_holder["started"]:
+                await _send_problem(send_wrapper, DatabaseUnavailable(), path)
         except Exception as exc:
             log.error("unhandled_error", exc_info=exc, path=path, method=scope["method"])
             if not status_holder["started"]:

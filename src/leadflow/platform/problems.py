@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://leadflow.dev/problems/"
@@ -177,6 +178,18 @@ class ValidationProblem(Problem):
         return cls(message, [FieldError(field, message)])
 
 
+class DatabaseUnavailable(Problem):
+    status = 503
+    type = "database-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The database is unreachable; try again shortly.", headers={"Retry-After": "5"})
+
+
+# Errors that mean "the database cannot be reached now", wherever they surface: 503, never 500.
+DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError)
+
+
 class RateLimited(Problem):
     status = 429
     type = "rate-limited"
@@ -212,7 +225,10 @@ def _message(error: dict[str, Any]) -> str:
 
 
 def validation_errors(errors: list[dict[str, Any]] | Any) -> list[FieldError]:
-    return [FieldError(_field_name(e.get("loc", ())), _message(e)) for e in errors]
+    return [
+        FieldError("body" if e.get("type") == "json_invalid" else _field_name(e.get("loc", ())), _message(e))
+        for e in errors
+    ]
 
 
 async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -40,12 +40,6 @@ class RateLimiter:
         self._redis_down_until = 0.0
         self.fallbacks = 0
 
-    @property
-    def backend(self) -> str:
-        if self._shared is None:
-            return "memory"
-        return "memory-fallback" if time.monotonic() < self._redis_down_until else "redis"
-
     async def hit(self, item: RateLimitItem, *key: str) -> Decision:
         limiter = self._memory
         if self._shared is not None and time.monotonic() >= self._redis_down_until:

@@ -119,7 +119,6 @@ class AccessClaims:
     user_id: int
     session_id: str
     token_version: int
-    expires_at: dt.datetime
 
 
 class TokenError(Exception):
@@ -169,7 +168,6 @@ class Signer:
                 user_id=int(claims["sub"]),
                 session_id=str(claims["sid"]),
                 token_version=int(claims["tv"]),
-                expires_at=dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC),
             )
         except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
             raise TokenError(str(exc)) from exc
