@@ -23,6 +23,31 @@ from leadflow.platform.settings import Settings
 log = structlog.get_logger("leadflow.lockout")
 
 
+# Atomic in Redis: the lock check, the reservation and its release when none is left happen as one step.
+# KEYS: lock, failures. ARGV: max failures, window seconds. Returns the lock's seconds left, -1 when busy, else 0.
+BEGIN_SCRIPT = """
+local ttl = redis.call('TTL', KEYS[1])
+if ttl > 0 then return ttl end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+if count > tonumber(ARGV[1]) then
+  redis.call('DECR', KEYS[2])
+  return -1
+end
+return 0
+"""
+# KEYS: lock, failures. ARGV: max failures, lockout seconds. Locks (1) when the failures reached the maximum, else 0.
+FAILED_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[2]) or '0')
+if count >= tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'EX', ARGV[2], 'NX')
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
+"""
+
+
 def login_key(login: str) -> str:
     return login.strip().lower()[:100]
 
@@ -53,6 +78,8 @@ class LoginGuard:
         if self.redis is not None:
             try:
                 return await self._redis_begin(key)
+            except LoginBusy:
+                raise
             except Exception as exc:
                 log.warning("lockout_redis_unavailable", error=type(exc).__name__)
         return await self._db_begin(key)
@@ -84,34 +111,19 @@ class LoginGuard:
     # Redis ----------------------------------------------------------------------------------------------------
     async def _redis_begin(self, key: str) -> int:
         assert self.redis is not None
-        lock_key, fail_key = f"{self.prefix}:lock:{key}", f"{self.prefix}:fail:{key}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.ttl(lock_key)
-            pipe.incr(fail_key)
-            pipe.expire(fail_key, self.window, nx=True)
-            ttl, count, _ = await pipe.execute()
-        if int(ttl) > 0:
-            await self.redis.decr(fail_key)
-            return int(ttl)
-        if int(count) > self.max_failures:
-            await self.redis.decr(fail_key)
+        result = await self.redis.eval(
+            BEGIN_SCRIPT, 2, f"{self.prefix}:lock:{key}", f"{self.prefix}:fail:{key}", self.max_failures, self.window
+        )
+        if int(result) == -1:
             raise LoginBusy
-        return 0
+        return int(result)
 
     async def _redis_failed(self, key: str) -> int:
         assert self.redis is not None
-        count = await self.redis.get(f"{self.prefix}:fail:{key}")
-        if count is not None and int(count) >= self.max_failures:
-            await self._redis_lock(key)
-            return self.lockout
-        return 0
-
-    async def _redis_lock(self, key: str) -> None:
-        assert self.redis is not None
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(f"{self.prefix}:lock:{key}", "1", ex=self.lockout, nx=True)
-            pipe.delete(f"{self.prefix}:fail:{key}")
-            await pipe.execute()
+        locked = await self.redis.eval(
+            FAILED_SCRIPT, 2, f"{self.prefix}:lock:{key}", f"{self.prefix}:fail:{key}", self.max_failures, self.lockout
+        )
+        return self.lockout if int(locked) else 0
 
     # Database -------------------------------------------------------------------------------------------------
     async def _db_begin(self, key: str) -> int:
