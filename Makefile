@@ -6,6 +6,8 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_PYTHON_PREFERENCE ?= system
 LEADFLOW_HOST ?= 127.0.0.1
 LEADFLOW_PORT ?= 8000
+# One test process per core; each has its own database (see tests/conftest.py).
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test lint format bootstrap openapi clean
 

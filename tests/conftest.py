@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from leadflow.accounts.models import MasterProfile, Role, User, UserCity
@@ -45,8 +45,29 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def database_url(data_root: Path) -> str:
-    return DATABASE_URL or f"sqlite+aiosqlite:///{data_root / 'test.db'}"
+def database_url(data_root: Path, worker_id: str) -> Iterator[str]:
+    """One database per test process: a SQLite file, or (PostgreSQL) the given database for a single process and a
+    fresh ``<name>_<worker>`` beside it for each pytest-xdist worker, dropped at the end."""
+    if not DATABASE_URL:
+        yield f"sqlite+aiosqlite:///{data_root / 'test.db'}"
+        return
+    if worker_id == "master" or not ON_POSTGRES:
+        yield DATABASE_URL
+        return
+    url = make_url(DATABASE_URL)
+    name = f"{url.database}_{worker_id}"
+    admin_url = url.set(database="postgres")
+
+    async def run(statement: str) -> None:
+        engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -89,13 +110,11 @@ async def reset_database(database_url: str, seeded: dict[str, list[dict[str, Any
     engine = create_async_engine(database_url)
     tables = list(reversed(metadata.sorted_tables))
     async with engine.begin() as conn:
-        if ON_POSTGRES:
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
+        if not ON_POSTGRES:
             await conn.execute(text("PRAGMA foreign_keys=OFF"))
-            for table in tables:
-                await conn.execute(table.delete())
+        # Children first (reverse dependency order); DELETE beats TRUNCATE on tables this small.
+        for table in tables:
+            await conn.execute(table.delete())
         for name, rows in seeded.items():
             if rows:
                 await conn.execute(insert(metadata.tables[name]), rows)

@@ -29,7 +29,6 @@ from leadflow.platform.middleware import (
 )
 from leadflow.platform.problems import (
     DATABASE_DOWN,
-    PROBLEM_RESPONSES,
     DatabaseUnavailable,
     install_problem_handlers,
     problem_response,
@@ -99,9 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for error in DATABASE_DOWN:
         app.add_exception_handler(error, _database_unavailable)
 
-    for router in (auth_router, users_router, catalog_router, administration_router):
-        app.include_router(router, responses=PROBLEM_RESPONSES)
-    app.include_router(health_router)
+    # The routers' routes are built once, at import; every app (tests make many) mounts the same route objects
+    # instead of rebuilding them per include.
+    for router in (auth_router, users_router, catalog_router, administration_router, health_router):
+        app.router.routes.extend(router.routes)
 
     # Added innermost first: the last one added runs first.
     async def authenticate(token: str) -> int | None:

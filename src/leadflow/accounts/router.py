@@ -24,6 +24,7 @@ from leadflow.accounts.service import UserService, passport_visible
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import (
+    PROBLEM_RESPONSES,
     Forbidden,
     RateLimited,
     Unauthenticated,
@@ -42,8 +43,8 @@ from leadflow.platform.schemas import (
 
 AUTH_PATH = f"{API_PREFIX}/auth"
 
-auth_router = APIRouter(prefix=AUTH_PATH, tags=["auth"])
-users_router = APIRouter(prefix=API_PREFIX, tags=["users"])
+auth_router = APIRouter(prefix=AUTH_PATH, tags=["auth"], responses=PROBLEM_RESPONSES)
+users_router = APIRouter(prefix=API_PREFIX, tags=["users"], responses=PROBLEM_RESPONSES)
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]

@@ -10,8 +10,9 @@ from leadflow.administration import service
 from leadflow.administration.schemas import RuntimeSettings, RuntimeSettingsUpdate
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
+from leadflow.platform.problems import PROBLEM_RESPONSES
 
-router = APIRouter(prefix=API_PREFIX, tags=["administration"])
+router = APIRouter(prefix=API_PREFIX, tags=["administration"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 

@@ -10,9 +10,10 @@ from leadflow.accounts.policies import AdminOnly, SignedIn
 from leadflow.catalog import schemas, service
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
+from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, Page, PageParams, SearchQuery, page_params
 
-router = APIRouter(prefix=API_PREFIX, tags=["reference data"])
+router = APIRouter(prefix=API_PREFIX, tags=["reference data"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
 Active = Annotated[bool | None, Query(description="Only active (true) or inactive (false) rows.")]
