@@ -117,34 +117,15 @@ def master_out(user: User, viewer: Principal, detail: bool) -> dict[str, Any]:
 
 def _set_session_cookies(response: Response, request: Request, issued: IssuedSession) -> None:
     settings = request.app.state.settings
-    secure = settings.secure_cookies
-    response.set_cookie(
-        "access_token",
-        issued.access_token,
-        max_age=settings.access_token_ttl_s,
-        httponly=True,
-        secure=secure,
-        samesite="lax",
-        path="/",
+    cookies = (  # name, value, lifetime, hidden from scripts, path
+        ("access_token", issued.access_token, settings.access_token_ttl_s, True, "/"),
+        ("refresh_token", issued.refresh_token, settings.refresh_token_ttl_s, True, AUTH_PATH),
+        ("csrf_token", issued.csrf_token, settings.refresh_token_ttl_s, False, "/"),  # read by the page's script
     )
-    response.set_cookie(
-        "refresh_token",
-        issued.refresh_token,
-        max_age=settings.refresh_token_ttl_s,
-        httponly=True,
-        secure=secure,
-        samesite="lax",
-        path=AUTH_PATH,
-    )
-    response.set_cookie(
-        "csrf_token",
-        issued.csrf_token,
-        max_age=settings.refresh_token_ttl_s,
-        httponly=False,
-        secure=secure,
-        samesite="lax",
-        path="/",
-    )
+    for name, value, max_age, httponly, path in cookies:
+        response.set_cookie(
+            name, value, max_age=max_age, httponly=httponly, secure=settings.secure_cookies, samesite="lax", path=path
+        )
 
 
 def _clear_session_cookies(response: Response) -> None:
