@@ -108,3 +108,17 @@ async def test_odd_paths_with_idempotency_keys_are_not_server_errors(h: Harness)
     key = {"Idempotency-Key": "k1"}
     problem(await api.post("/api/v1/" + "a" * 400, json={}, headers=key), 404)
     problem(await api.post("/api/v1/x%00y", json={}, headers=key), 404)
+
+
+async def test_patch_bodies_say_what_may_be_null(h: Harness) -> None:
+    schemas = (await h.client.get("/api/v1/openapi.json")).json()["components"]["schemas"]
+    assert schemas["CityUpdate"]["properties"]["name"]["type"] == "string"  # may be left out, never null
+    assert {"type": "null"} in schemas["MasterUpdate"]["properties"]["passport"]["anyOf"]  # null clears it
+    api = await h.as_user(await h.user(Role.admin))
+    city = await h.city("Тула")
+    errors = problem(await api.patch(f"/api/v1/cities/{city.id}", json={"name": None, "active": None}), 422)["errors"]
+    assert {e["field"] for e in errors} == {"name", "active"}
+    master = await h.user(Role.master, master_city=city.id)
+    cleared = await api.patch(f"/api/v1/masters/{master.id}", json={"passport": None, "notes": "ok"})
+    assert cleared.status_code == 200 and cleared.json()["passport"] is None
+    problem(await api.patch(f"/api/v1/masters/{master.id}", json={"phone": None}), 422)

@@ -8,7 +8,7 @@ from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
 
 from leadflow.accounts.models import Role, UserStatus
 from leadflow.platform.phones import PhoneError, normalize_phone
-from leadflow.platform.schemas import Id, InputModel, OutputModel, UtcDateTime
+from leadflow.platform.schemas import Id, InputModel, OutputModel, PatchModel, UtcDateTime
 from leadflow.platform.security import PASSWORD_MAX_LENGTH, password_problem
 
 
@@ -96,7 +96,9 @@ class MasterProfileIn(InputModel):
     notes: str | None = Field(default=None, max_length=5000)
 
 
-class MasterProfileUpdate(InputModel):
+class MasterProfileUpdate(PatchModel):
+    nullable_fields = frozenset({"birth_date", "passport", "telegram_chat_id", "company_share", "notes"})
+
     city_id: Id | None = None
     phone: Phone | None = None
     birth_date: BirthDate | None = None
@@ -115,7 +117,7 @@ class UserCreate(InputModel):
     master: MasterProfileIn | None = None
 
 
-class UserUpdate(InputModel):
+class UserUpdate(PatchModel):
     login: Login | None = None
     full_name: FullName | None = None
     role: Role | None = None

@@ -248,10 +248,7 @@ class UserService:
             raise Forbidden("Only an administrator changes your account; your password: POST /auth/password.")
         if not may_manage(principal, user) and user.id != principal.id:
             raise Forbidden("You may not change this account.")
-        values = data.model_dump(exclude_unset=True)
-        for field in ("login", "full_name", "role", "city_ids"):
-            if field in values and values[field] is None:
-                raise ValidationProblem.field(field, "May not be null.")
+        values = data.changes()
         changes: dict[str, Any] = {}
         new_role = Role(values.get("role", user.role))
         if new_role != user.role:
@@ -315,12 +312,9 @@ class UserService:
         user = await self.get_master(session, principal, user_id)
         if not may_manage(principal, user):
             raise Forbidden("Only an administrator or the master's director changes a master profile.")
-        values = data.model_dump(exclude_unset=True)
-        full_name = values.pop("full_name", None)
-        if "full_name" in data.model_fields_set:
-            if full_name is None:
-                raise ValidationProblem.field("full_name", "May not be null.")
-            user.full_name = full_name
+        values = data.changes()
+        if "full_name" in values:
+            user.full_name = values.pop("full_name")
         await self._apply_master(session, principal, user, values)
         await self._flush(session)
         # Which fields changed, never their values (passports, phones).
@@ -340,9 +334,6 @@ class UserService:
         self, session: AsyncSession, principal: Principal, user: User, values: dict[str, Any]
     ) -> None:
         assert user.master is not None
-        for field in ("city_id", "phone"):
-            if field in values and values[field] is None:
-                raise ValidationProblem.field(f"master.{field}" if field else field, "May not be null.")
         if "city_id" in values and values["city_id"] != user.master.city_id:
             await self._check_master_city(session, principal, values["city_id"])
         for field, value in values.items():

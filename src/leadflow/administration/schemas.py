@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, PlainSerializer
 
 from leadflow.accounts.schemas import CompanyShare
-from leadflow.platform.schemas import InputModel
+from leadflow.platform.schemas import PatchModel
 from leadflow.platform.timezones import TimeZoneName
 
 Zone = TimeZoneName
@@ -21,7 +21,7 @@ class RuntimeSettings(BaseModel):
     business_timezone: str
 
 
-class RuntimeSettingsUpdate(InputModel):
+class RuntimeSettingsUpdate(PatchModel):
     company_share: CompanyShare | None = None
     dedupe_window_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
     link_window_minutes: int | None = Field(default=None, ge=1, le=24 * 60)

@@ -12,7 +12,6 @@ from leadflow.accounts import audit
 from leadflow.accounts.policies import ClientInfo, Principal
 from leadflow.administration.models import AppSetting
 from leadflow.administration.schemas import RuntimeSettings, RuntimeSettingsUpdate
-from leadflow.platform.problems import ValidationProblem
 from leadflow.platform.settings import Settings
 
 
@@ -51,10 +50,7 @@ async def two_factor_required_for_admins(session: AsyncSession, settings: Settin
 async def update_settings(
     session: AsyncSession, settings: Settings, principal: Principal, data: RuntimeSettingsUpdate, client: ClientInfo
 ) -> RuntimeSettings:
-    changes = data.model_dump(exclude_unset=True)
-    nulls = [k for k, v in changes.items() if v is None]
-    if nulls:
-        raise ValidationProblem.field(nulls[0], "May not be null.")
+    changes = data.changes()
     current = await get_settings(session, settings)
     diff: dict[str, list[Any]] = {}
     for key, value in changes.items():

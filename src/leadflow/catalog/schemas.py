@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from leadflow.platform.schemas import InputModel, OutputModel
+from leadflow.platform.schemas import InputModel, OutputModel, PatchModel
 from leadflow.platform.timezones import TimeZoneName
 
 Kind = Literal["income", "expense"]
@@ -28,7 +28,7 @@ class CityCreate(InputModel):
     active: bool = True
 
 
-class CityUpdate(InputModel):
+class CityUpdate(PatchModel):
     name: Name | None = None
     timezone: TimeZone | None = None
     active: bool | None = None
@@ -47,7 +47,7 @@ class RequestTypeCreate(InputModel):
     active: bool = True
 
 
-class RequestTypeUpdate(InputModel):
+class RequestTypeUpdate(PatchModel):
     code: str | None = Field(default=None, min_length=1, max_length=50, pattern=r"^[a-z][a-z0-9_]*$")
     name: Name | None = None
     active: bool | None = None
@@ -64,7 +64,7 @@ class DirectionCreate(InputModel):
     active: bool = True
 
 
-class DirectionUpdate(InputModel):
+class DirectionUpdate(PatchModel):
     name: Name | None = None
     active: bool | None = None
 
@@ -83,7 +83,7 @@ class TransactionTypeCreate(InputModel):
     active: bool = True
 
 
-class TransactionTypeUpdate(InputModel):
+class TransactionTypeUpdate(PatchModel):
     name: Name | None = None
     kind: Kind | None = None
     active: bool | None = None

@@ -17,8 +17,8 @@ from leadflow.catalog.models import (
     RequestType,
     TransactionType,
 )
-from leadflow.platform.problems import Conflict, NotFound, ValidationProblem
-from leadflow.platform.schemas import PageParams
+from leadflow.platform.problems import Conflict, NotFound
+from leadflow.platform.schemas import PageParams, PatchModel
 
 M = TypeVar("M", City, RequestType, Direction, TransactionType)
 
@@ -61,15 +61,9 @@ class ReferenceService(Generic[M]):
         await self._commit(session, "create")
         return row
 
-    async def update(self, session: AsyncSession, row_id: int, data: BaseModel) -> M:
+    async def update(self, session: AsyncSession, row_id: int, data: PatchModel) -> M:
         row = await self.get(session, row_id)
-        values = data.model_dump(exclude_unset=True)
-        nulls = [field for field, value in values.items() if value is None]
-        if nulls:
-            raise ValidationProblem(
-                "These fields cannot be empty.",
-                [{"field": f, "message": "May not be null."} for f in nulls],  # type: ignore[misc]
-            )
+        values = data.changes()
         self.guard_update(row, values)
         await self._check_unique(session, values, row.id)
         for field, value in values.items():

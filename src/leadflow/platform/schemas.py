@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from fastapi import Path, Query
 from pydantic import (
@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
 )
 
@@ -38,6 +39,41 @@ class InputModel(BaseModel):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("NUL characters are not allowed.")
         return value
+
+
+def _drop_null_alternatives(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    nullable: frozenset[str] = getattr(model, "nullable_fields", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if name in nullable or not options:
+            continue
+        kept = [o for o in options if o.get("type") != "null"]
+        if len(kept) == 1:
+            del prop["anyOf"]
+            prop.update(kept[0])
+        else:
+            prop["anyOf"] = kept
+        if prop.get("default", 0) is None:
+            del prop["default"]
+
+
+class PatchModel(InputModel):
+    """Partial updates: every field may be left out, but only those named in ``nullable_fields`` may be set to null
+    (to clear them). The OpenAPI schema says the same, and an explicit null elsewhere is a 422 on that field."""
+
+    model_config = ConfigDict(json_schema_extra=_drop_null_alternatives)
+    nullable_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable_fields:
+            raise ValueError("May not be null; leave the field out to keep its value.")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, with their values."""
+        return self.model_dump(exclude_unset=True)
 
 
 class OutputModel(BaseModel):
