@@ -79,14 +79,18 @@ async def test_admin_resets_password_and_ends_sessions(h: Harness) -> None:
     problem(await admin_api.post(f"/api/v1/users/{admin.id}/password", json={"password": NEW_PASSWORD}), 403)
 
 
-async def test_bcrypt_hash_verifies_and_is_upgraded(h: Harness) -> None:
-    user = await h.user(Role.operator)
-    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+async def store_legacy_hash(h: Harness, user: User, secret: bytes) -> None:
+    """Give the account a bcrypt hash, as the old LeadSchem database had."""
     async with h.database.session() as session:
         row = await session.get(User, user.id)
         assert row is not None
-        row.password_hash = legacy
+        row.password_hash = bcrypt.hashpw(secret, bcrypt.gensalt(rounds=4)).decode()
         await session.commit()
+
+
+async def test_bcrypt_hash_verifies_and_is_upgraded(h: Harness) -> None:
+    user = await h.user(Role.operator)
+    await store_legacy_hash(h, user, PASSWORD.encode())
     assert (
         await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})
     ).status_code == 200
@@ -174,12 +178,7 @@ async def test_long_legacy_bcrypt_password_signs_in(h: Harness) -> None:
     """The old system hashed only the first 72 bytes; a 40-character Cyrillic password (80 bytes) still works."""
     password = "Очень-длинный-пароль-мастера-из-старой-бд"
     user = await h.user(Role.master, master_city=(await h.city()).id)
-    legacy = bcrypt.hashpw(password.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
-    async with h.database.session() as session:
-        row = await session.get(User, user.id)
-        assert row is not None
-        row.password_hash = legacy
-        await session.commit()
+    await store_legacy_hash(h, user, password.encode()[:72])
     assert (
         await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": password})
     ).status_code == 200
