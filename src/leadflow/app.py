@@ -10,8 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from leadflow import __version__
-from leadflow.accounts.auth import AuthService, load_principal, purge_sessions
+from leadflow.accounts.auth import AuthService, purge_sessions
 from leadflow.accounts.lockout import LoginGuard
+from leadflow.accounts.policies import principal_from_token
 from leadflow.accounts.router import auth_router, users_router
 from leadflow.accounts.service import UserService
 from leadflow.administration.router import router as administration_router
@@ -35,7 +36,7 @@ from leadflow.platform.problems import (
 )
 from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.redis import create_redis
-from leadflow.platform.security import PasswordHasher, Signer, TokenError
+from leadflow.platform.security import PasswordHasher, Signer
 from leadflow.platform.settings import Settings, get_settings
 
 log = structlog.get_logger("leadflow.app")
@@ -106,12 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added innermost first: the last one added runs first.
     async def authenticate(token: str) -> int | None:
         """The user behind an access token, checked as fully as any endpoint does (for the idempotency store)."""
-        try:
-            claims = signer.read_access_token(token)
-        except TokenError:
-            return None
         async with database.session() as session:
-            principal = await load_principal(session, claims)
+            principal = await principal_from_token(session, signer, token)
         return principal.id if principal is not None else None
 
     app.add_middleware(

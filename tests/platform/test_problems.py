@@ -48,17 +48,22 @@ async def test_wrong_method_is_405_problem(h: Harness) -> None:
     assert "PUT" not in allow
 
 
-async def test_wrong_type_is_422_with_field_errors(h: Harness) -> None:
-    client = await admin_client(h)
-    response = await client.post("/api/v1/cities", json={"name": 5})
-    body = problem(response, 422, "validation-error")
-    assert_problem_shape(body, 422)
+def assert_field_errors(body: dict[str, Any]) -> None:
+    """A non-empty ``errors`` list of ``{field, message}`` with a message in each."""
     assert isinstance(body["errors"], list)
     assert body["errors"]
     for error in body["errors"]:
         assert set(error) == {"field", "message"}
         assert isinstance(error["message"], str)
         assert error["message"]
+
+
+async def test_wrong_type_is_422_with_field_errors(h: Harness) -> None:
+    client = await admin_client(h)
+    response = await client.post("/api/v1/cities", json={"name": 5})
+    body = problem(response, 422, "validation-error")
+    assert_problem_shape(body, 422)
+    assert_field_errors(body)
     assert "name" in {e["field"] for e in body["errors"]}
     assert (await client.get("/api/v1/cities")).json()["total"] == 0
 
@@ -93,10 +98,7 @@ async def test_malformed_json_is_422(h: Harness) -> None:
     )
     body = problem(response, 422, "validation-error")
     assert_problem_shape(body, 422)
-    assert isinstance(body["errors"], list)
-    assert body["errors"]
-    for error in body["errors"]:
-        assert set(error) == {"field", "message"}
+    assert_field_errors(body)
     assert "omsk" not in response.text.lower(), "the raw body must not be echoed"
     assert (await client.get("/api/v1/cities")).json()["total"] == 0
 

@@ -15,18 +15,16 @@ from dataclasses import dataclass
 
 import pyotp
 import structlog
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from leadflow.accounts import audit
 from leadflow.accounts.lockout import LoginBusy, LoginGuard, login_key
-from leadflow.accounts.models import AuthSession, RecoveryCode, Role, User, UserStatus
+from leadflow.accounts.models import AuthSession, RecoveryCode, User, UserStatus
 from leadflow.accounts.policies import ClientInfo, Principal
 from leadflow.platform.db import Database, utcnow
 from leadflow.platform.problems import Conflict, Problem, Unauthenticated, ValidationProblem
 from leadflow.platform.security import (
-    AccessClaims,
     PasswordHasher,
     Signer,
     TokenError,
@@ -428,36 +426,3 @@ async def revoke_sessions(session: AsyncSession, user_id: int, reason: str, keep
     if keep is not None:
         query = query.where(AuthSession.id != keep)
     await session.execute(query.values(revoked_at=utcnow(), revoked_reason=reason))
-
-
-async def load_principal(session: AsyncSession, claims: AccessClaims) -> Principal | None:
-    """The caller behind an access token, if the user is active and the session live. One query per request;
-    account status and token version are never cached, so a block or logout takes effect at once."""
-    live = exists().where(
-        AuthSession.id == claims.session_id,
-        AuthSession.user_id == claims.user_id,
-        AuthSession.revoked_at.is_(None),
-        AuthSession.expires_at > utcnow(),
-    )
-    user = await session.scalar(
-        select(User)
-        .options(selectinload(User.cities), selectinload(User.master))
-        .where(
-            User.id == claims.user_id,
-            User.deleted_at.is_(None),
-            User.status == UserStatus.active,
-            User.token_version == claims.token_version,
-            live,
-        )
-    )
-    if user is None:
-        return None
-    return Principal(
-        id=user.id,
-        login=user.login,
-        role=Role(user.role),
-        city_ids=frozenset(user.city_ids),
-        master_city_id=user.master.city_id if user.master else None,
-        session_id=claims.session_id,
-        two_factor_enabled=user.totp_secret is not None,
-    )

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from leadflow.accounts.models import ROLE_RANK, Role
-from leadflow.platform.db import get_session
+from leadflow.accounts.models import ROLE_RANK, AuthSession, Role, User, UserStatus
+from leadflow.platform.db import get_session, utcnow
+from leadflow.platform.middleware import bearer_or_cookie_token
 from leadflow.platform.problems import Forbidden, Unauthenticated
-from leadflow.platform.security import Signer, TokenError
+from leadflow.platform.security import AccessClaims, Signer, TokenError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
@@ -71,18 +74,62 @@ def client_info(request: Request) -> ClientInfo:
     return ClientInfo(ip=getattr(request.state, "client_ip", None), user_agent=ua[:300] if ua else None)
 
 
-def _read_token(request: Request) -> tuple[str | None, bool]:
-    auth = request.headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip() or None, False
-    token = request.cookies.get("access_token")
-    return token, token is not None
+async def load_principal(session: AsyncSession, claims: AccessClaims) -> Principal | None:
+    """The caller behind an access token, if the user is active and the session live. One query per request;
+    account status and token version are never cached, so a block or logout takes effect at once."""
+    live = exists().where(
+        AuthSession.id == claims.session_id,
+        AuthSession.user_id == claims.user_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > utcnow(),
+    )
+    user = await session.scalar(
+        select(User)
+        .options(selectinload(User.cities), selectinload(User.master))
+        .where(
+            User.id == claims.user_id,
+            User.deleted_at.is_(None),
+            User.status == UserStatus.active,
+            User.token_version == claims.token_version,
+            live,
+        )
+    )
+    if user is None:
+        return None
+    return Principal(
+        id=user.id,
+        login=user.login,
+        role=Role(user.role),
+        city_ids=frozenset(user.city_ids),
+        master_city_id=user.master.city_id if user.master else None,
+        session_id=claims.session_id,
+        two_factor_enabled=user.totp_secret is not None,
+    )
+
+
+async def principal_from_token(session: AsyncSession, signer: Signer, token: str) -> Principal | None:
+    """The caller behind a raw access token, or None: for callers outside the dependency (health, idempotency)."""
+    try:
+        claims = signer.read_access_token(token)
+    except TokenError:
+        return None
+    return await load_principal(session, claims)
+
+
+def check_csrf(request: Request, session_id: str) -> None:
+    """The double-submit check: the header equals the cookie and carries this session's signature."""
+    signer: Signer = request.app.state.signer
+    header = request.headers.get(CSRF_HEADER)
+    if not header or header != request.cookies.get("csrf_token") or not signer.csrf_valid(header, session_id):
+        raise Forbidden(
+            f"Missing or wrong CSRF token: send the csrf_token cookie's value in the {CSRF_HEADER} header.",
+            type="csrf-failed",
+        )
 
 
 async def current_principal(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> Principal:
-    from leadflow.accounts import auth  # the sign-in service owns the lookup
-
-    token, from_cookie = _read_token(request)
+    token = bearer_or_cookie_token(request.scope)
+    from_cookie = token is not None and request.headers.get("authorization", "")[:7].lower() != "bearer "
     if not token:
         raise Unauthenticated()
     signer: Signer = request.app.state.signer
@@ -90,17 +137,11 @@ async def current_principal(request: Request, session: Annotated[AsyncSession, D
         claims = signer.read_access_token(token)
     except TokenError as exc:
         raise Unauthenticated("The access token is invalid or has expired.", type="invalid-token") from exc
-    principal = await auth.load_principal(session, claims)
+    principal = await load_principal(session, claims)
     if principal is None:
         raise Unauthenticated("The session has ended; sign in again.", type="invalid-token")
     if from_cookie and request.method not in SAFE_METHODS:
-        header = request.headers.get(CSRF_HEADER)
-        cookie = request.cookies.get("csrf_token")
-        if not header or header != cookie or not signer.csrf_valid(header, claims.session_id):
-            raise Forbidden(
-                f"Missing or wrong CSRF token: send the csrf_token cookie's value in the {CSRF_HEADER} header.",
-                type="csrf-failed",
-            )
+        check_csrf(request, claims.session_id)
     request.state.user_id = principal.id
     if principal.is_admin and not principal.two_factor_enabled and not request.url.path.startswith(TWO_FACTOR_FREE):
         # Imported here: administration owns runtime settings and itself depends on accounts.

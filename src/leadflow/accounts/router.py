@@ -12,11 +12,11 @@ from leadflow.accounts import schemas
 from leadflow.accounts.auth import AuthService, IssuedSession
 from leadflow.accounts.models import Role, User, UserStatus
 from leadflow.accounts.policies import (
-    CSRF_HEADER,
     Client,
     Principal,
     SignedIn,
     UserManager,
+    check_csrf,
     current_principal,
     require_roles,
 )
@@ -25,7 +25,6 @@ from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import (
     PROBLEM_RESPONSES,
-    Forbidden,
     RateLimited,
     Unauthenticated,
     ValidationProblem,
@@ -134,16 +133,6 @@ def _clear_session_cookies(response: Response) -> None:
     response.delete_cookie("csrf_token", path="/")
 
 
-def _check_cookie_csrf(request: Request, session_id: str) -> None:
-    signer = request.app.state.signer
-    header = request.headers.get(CSRF_HEADER)
-    if not header or header != request.cookies.get("csrf_token") or not signer.csrf_valid(header, session_id):
-        raise Forbidden(
-            f"Missing or wrong CSRF token: send the csrf_token cookie's value in the {CSRF_HEADER} header.",
-            type="csrf-failed",
-        )
-
-
 # Auth -----------------------------------------------------------------------------------------------------------
 @auth_router.post(
     "/login",
@@ -214,7 +203,7 @@ async def refresh(
     session_id = auth.session_of_refresh_token(cookie)
     if session_id is None:
         raise Unauthenticated("The refresh token is invalid; sign in again.", type="invalid-token")
-    _check_cookie_csrf(request, session_id)
+    check_csrf(request, session_id)
     issued = await auth.refresh(session, cookie, client)
     _set_session_cookies(response, request, issued)
     user = await _users(request).get_self(session, issued.user.id)
@@ -238,7 +227,7 @@ async def logout(
         session_id = await auth.genuine_session(session, request.cookies["refresh_token"])
         if session_id is None:
             raise Unauthenticated("The refresh token is invalid.", type="invalid-token")
-        _check_cookie_csrf(request, session_id)
+        check_csrf(request, session_id)
     else:
         raise Unauthenticated()
     await auth.logout(session, session_id, user_id, client)

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from leadflow import __version__
-from leadflow.accounts.auth import load_principal
 from leadflow.accounts.models import Role
+from leadflow.accounts.policies import principal_from_token
 from leadflow.platform.db import Database
+from leadflow.platform.middleware import bearer_or_cookie_token
 from leadflow.platform.migrations import current_revision, head_revision
-from leadflow.platform.security import TokenError
 
 router = APIRouter(tags=["health"])
 
@@ -90,18 +90,13 @@ async def ready(request: Request) -> JSONResponse:
 
 
 async def _is_admin(request: Request) -> bool:
-    auth = request.headers.get("authorization", "")
-    token = auth[7:].strip() if auth[:7].lower() == "bearer " else request.cookies.get("access_token")
+    token = bearer_or_cookie_token(request.scope)
     if not token:
         return False
     try:
-        claims = request.app.state.signer.read_access_token(token)
-    except TokenError:
-        return False
-    try:
         async with request.app.state.database.session() as session:
-            principal = await load_principal(session, claims)
-    except Exception:
+            principal = await principal_from_token(session, request.app.state.signer, token)
+    except Exception:  # the database may be what is down; the answer then is the anonymous one
         return False
     return principal is not None and principal.role is Role.admin
 

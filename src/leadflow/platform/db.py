@@ -134,15 +134,12 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
 
 
 class Database:
-    """The primary engine (and the replica when configured) with their session factories."""
+    """The primary engine and its session factory. (The read replica for reports arrives with them.)"""
 
     def __init__(self, settings: Settings) -> None:
         self.url = settings.effective_database_url
         self.engine = create_engine(self.url, settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self.replica_engine = (
-            create_engine(settings.database_replica_url, settings) if settings.database_replica_url else None
-        )
 
     @property
     def dialect(self) -> str:
@@ -160,8 +157,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.replica_engine is not None:
-            await self.replica_engine.dispose()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

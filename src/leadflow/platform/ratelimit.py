@@ -38,7 +38,6 @@ class RateLimiter:
             )
             self._shared = MovingWindowRateLimiter(storage)
         self._redis_down_until = 0.0
-        self.fallbacks = 0
 
     async def hit(self, item: RateLimitItem, *key: str) -> Decision:
         limiter = self._memory
@@ -47,7 +46,6 @@ class RateLimiter:
                 return await self._decide(self._shared, item, key)
             except Exception as exc:  # Redis away: keep limiting in-process rather than failing requests
                 self._redis_down_until = time.monotonic() + RETRY_REDIS_AFTER_S
-                self.fallbacks += 1
                 log.warning("ratelimit_fallback", error=type(exc).__name__)
         return await self._decide(limiter, item, key)
 
