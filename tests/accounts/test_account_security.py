@@ -107,7 +107,10 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
     secret = setup.json()["secret"]
     assert setup.json()["otpauth_uri"].startswith("otpauth://totp/")
     problem(await api.post("/api/v1/auth/2fa/confirm", json={"code": "000000"}), 422)
-    confirmed = await api.post("/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(secret).now()})
+    # Codes are derived from one instant so that a time-step boundary during the test cannot change them.
+    instant = dt.datetime.now(dt.UTC)
+    confirm_code = pyotp.TOTP(secret).at(instant)
+    confirmed = await api.post("/api/v1/auth/2fa/confirm", json={"code": confirm_code})
     codes = confirmed.json()["recovery_codes"]
     assert len(codes) == 10
     me = await api.get("/api/v1/auth/me")
@@ -123,10 +126,10 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
     )
     # The code used to confirm cannot sign in again (no replay); the next time step's code can (clock drift).
     replayed = await h.client.post(
-        "/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": pyotp.TOTP(secret).now()}
+        "/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": confirm_code}
     )
     problem(replayed, 401, "invalid-credentials")
-    next_code = pyotp.TOTP(secret).at(dt.datetime.now(dt.UTC), counter_offset=1)
+    next_code = pyotp.TOTP(secret).at(instant, counter_offset=1)
     ok = await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD, "otp": next_code})
     assert ok.status_code == 200
     problem(
