@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts import audit
-from leadflow.accounts.lockout import LoginBusy, LoginGuard, login_key
+from leadflow.accounts.lockout import LoginGuard, login_key
 from leadflow.accounts.models import AuthSession, RecoveryCode, User, UserStatus
 from leadflow.accounts.policies import ClientInfo, Principal
 from leadflow.platform.db import Database, utcnow
@@ -46,16 +46,6 @@ class LoginLocked(Problem):
         super().__init__(
             f"Too many failed sign-ins; this login is locked for about {minutes} more minute(s).",
             headers={"Retry-After": str(max(1, seconds))},
-        )
-
-
-class LoginBusyProblem(Problem):
-    status = 429
-    type = "login-busy"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Too many sign-in attempts for this login are in progress; retry in a moment.", headers={"Retry-After": "1"}
         )
 
 
@@ -100,7 +90,7 @@ class AuthService:
         self, session: AsyncSession, login: str, password: str, otp: str | None, client: ClientInfo, kind: str
     ) -> IssuedSession:
         key = login_key(login)
-        locked = await self._begin(key)
+        locked = await self.guard.begin(key)
         if locked:
             audit.record(session, "login", actor_id=None, client=client, result="locked", login=key)
             await session.commit()
@@ -164,19 +154,13 @@ class AuthService:
         await session.commit()
         return bool(used.rowcount)  # type: ignore[attr-defined]
 
-    async def _begin(self, key: str) -> int:
-        try:
-            return await self.guard.begin(key)
-        except LoginBusy:
-            raise LoginBusyProblem() from None
-
     async def _verify_own_password(
         self, session: AsyncSession, user: User, password: str, action: str, field: str, client: ClientInfo
     ) -> None:
         """Re-checks the password of a signed-in user under the same lockout as sign-in (a stolen session must not
         become a password-guessing oracle)."""
         key = login_key(user.login)
-        locked = await self._begin(key)
+        locked = await self.guard.begin(key)
         if locked:
             audit.record(
                 session, action, actor_id=user.id, client=client, result="locked", target_type="user", target_id=user.id
@@ -235,13 +219,10 @@ class AuthService:
     # Refresh and logout -------------------------------------------------------------------------------------------
     async def refresh(self, session: AsyncSession, token: str, client: ClientInfo) -> IssuedSession:
         invalid = Unauthenticated("The refresh token is invalid or has expired; sign in again.", type="invalid-token")
-        try:
-            session_id, generation, _ = self.signer.parse_refresh_token(token)
-        except TokenError as exc:
-            raise invalid from exc
-        row = await session.get(AuthSession, session_id)
-        if row is None or not self.signer.refresh_token_is_genuine(token, row.nonce):
+        row = await self._genuine_row(session, token)
+        if row is None:
             raise invalid
+        session_id, generation, _ = self.signer.parse_refresh_token(token)
         now = utcnow()
         if row.revoked_at is not None or row.expires_at <= now:
             raise invalid
@@ -270,11 +251,7 @@ class AuthService:
         return self._issue(user, session_id, new_token, now)
 
     async def _revoke_family(self, session: AsyncSession, row: AuthSession, reason: str, client: ClientInfo) -> None:
-        await session.execute(
-            update(AuthSession)
-            .where(AuthSession.id == row.id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow(), revoked_reason=reason)
-        )
+        await _close_session(session, row.id, reason)
         audit.record(
             session,
             "refresh_token_reuse",
@@ -288,11 +265,7 @@ class AuthService:
         log.warning("refresh_token_reuse", user_id=row.user_id)
 
     async def logout(self, session: AsyncSession, session_id: str, user_id: int | None, client: ClientInfo) -> None:
-        await session.execute(
-            update(AuthSession)
-            .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow(), revoked_reason="logout")
-        )
+        await _close_session(session, session_id, "logout")
         audit.record(session, "logout", actor_id=user_id, client=client, target_type="session", target_id=session_id)
         await session.commit()
 
@@ -303,16 +276,22 @@ class AuthService:
         except TokenError:
             return None
 
-    async def genuine_session(self, session: AsyncSession, token: str) -> str | None:
-        """The session of a refresh token that this server issued (any generation), or None. Proves possession of
-        the family's token before, for example, closing it: a bare session id is not enough."""
+    async def genuine_session(self, session: AsyncSession, token: str) -> str:
+        """The session of a refresh token that this server issued (any generation); 401 otherwise. Proves possession
+        of the family's token before, for example, closing it: a bare session id is not enough."""
+        row = await self._genuine_row(session, token)
+        if row is None:
+            raise Unauthenticated("The refresh token is invalid.", type="invalid-token")
+        return row.id
+
+    async def _genuine_row(self, session: AsyncSession, token: str) -> AuthSession | None:
         session_id = self.session_of_refresh_token(token)
         if session_id is None:
             return None
         row = await session.get(AuthSession, session_id)
         if row is None or not self.signer.refresh_token_is_genuine(token, row.nonce):
             return None
-        return session_id
+        return row
 
     # Passwords --------------------------------------------------------------------------------------------------
     async def change_password(
@@ -418,6 +397,14 @@ async def purge_sessions(database: Database) -> int:
         )
         await session.commit()
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _close_session(session: AsyncSession, session_id: str, reason: str) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
 
 
 async def revoke_sessions(session: AsyncSession, user_id: int, reason: str, keep: str | None = None) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import LoginThrottle
 from leadflow.platform.db import Database, utcnow
+from leadflow.platform.problems import RateLimited
 from leadflow.platform.settings import Settings
 
 log = structlog.get_logger("leadflow.lockout")
@@ -52,8 +53,13 @@ def login_key(login: str) -> str:
     return login.strip().lower()[:100]
 
 
-class LoginBusy(Exception):
+class LoginBusy(RateLimited):
     """More attempts for this login are in flight than failures are left before the lock: retry in a moment."""
+
+    type = "login-busy"
+
+    def __init__(self) -> None:
+        super().__init__(1, "Too many sign-in attempts for this login are in progress; retry in a moment.")
 
 
 class LoginGuard:
@@ -115,7 +121,7 @@ class LoginGuard:
             BEGIN_SCRIPT, 2, f"{self.prefix}:lock:{key}", f"{self.prefix}:fail:{key}", self.max_failures, self.window
         )
         if int(result) == -1:
-            raise LoginBusy
+            raise LoginBusy()
         return int(result)
 
     async def _redis_failed(self, key: str) -> int:
@@ -160,7 +166,7 @@ class LoginGuard:
                     .values(failures=LoginThrottle.failures - 1)
                 )
                 await session.commit()
-                raise LoginBusy
+                raise LoginBusy()
             await session.commit()
         return 0
 

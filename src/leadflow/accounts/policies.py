@@ -16,15 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from leadflow.accounts.models import ROLE_RANK, AuthSession, Role, User, UserStatus
+from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session, utcnow
-from leadflow.platform.middleware import bearer_or_cookie_token
+from leadflow.platform.middleware import bearer_or_cookie_token, is_bearer
 from leadflow.platform.problems import Forbidden, Unauthenticated
 from leadflow.platform.security import AccessClaims, Signer, TokenError
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 # What an admin without a second factor may still do when the setting requires one.
-TWO_FACTOR_FREE = tuple(f"/api/v1/auth/{p}" for p in ("me", "2fa/", "logout", "password"))
+TWO_FACTOR_FREE = tuple(f"{API_PREFIX}/auth/{p}" for p in ("me", "2fa/", "logout", "password"))
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def check_csrf(request: Request, session_id: str) -> None:
 
 async def current_principal(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> Principal:
     token = bearer_or_cookie_token(request.scope)
-    from_cookie = token is not None and request.headers.get("authorization", "")[:7].lower() != "bearer "
+    from_cookie = token is not None and not is_bearer(request.headers.get("authorization", ""))
     if not token:
         raise Unauthenticated()
     signer: Signer = request.app.state.signer

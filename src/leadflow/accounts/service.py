@@ -279,10 +279,10 @@ class UserService:
         if new_role is Role.master:
             master_values = values.get("master") or {}
             if user.master is None:
-                if "master" not in values or data.master is None:
+                if data.master is None:
                     raise ValidationProblem.field("master", "A master needs a profile with city_id and phone.")
                 try:
-                    profile_in = MasterProfileIn.model_validate(data.master.model_dump(exclude_unset=True))
+                    profile_in = MasterProfileIn.model_validate(data.master.changes())
                 except PydanticValidationError as exc:
                     errors = [FieldError(f"master.{e['field']}", e["message"]) for e in validation_errors(exc.errors())]
                     raise ValidationProblem("The master profile is incomplete.", errors) from exc

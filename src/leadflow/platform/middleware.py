@@ -17,7 +17,7 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadflow.platform.problems import (
@@ -26,6 +26,7 @@ from leadflow.platform.problems import (
     DatabaseUnavailable,
     Problem,
     RateLimited,
+    problem_response,
 )
 from leadflow.platform.ratelimit import RateLimiter, per_minute
 from leadflow.platform.security import Signer, client_ip, in_networks
@@ -149,6 +150,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
+        too_large = Problem(BodyTooLarge(limit).detail, status=413)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             try:
@@ -156,7 +158,7 @@ class BodyLimitMiddleware:
             except ValueError:
                 too_big = False
             if too_big:
-                await _send_problem(send, Problem(BodyTooLarge(limit).detail, status=413), scope["path"])
+                await _send_problem(send, too_large, scope["path"])
                 return
         received = 0
 
@@ -183,13 +185,17 @@ class BodyLimitMiddleware:
             # Raised while a middleware (idempotency) read the body, outside the app's exception handlers.
             if started:
                 raise
-            await _send_problem(send, Problem(BodyTooLarge(limit).detail, status=413), scope["path"])
+            await _send_problem(send, too_large, scope["path"])
+
+
+def is_bearer(authorization: str) -> bool:
+    return authorization[:7].lower() == "bearer "
 
 
 def bearer_or_cookie_token(scope: Scope) -> str | None:
     headers = Headers(scope=scope)
     auth = headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
+    if is_bearer(auth):
         return auth[7:].strip() or None
     cookie_header = headers.get("cookie")
     if cookie_header:
@@ -205,7 +211,7 @@ def bearer_or_cookie_token(scope: Scope) -> str | None:
 
 class RateLimitMiddleware:
     """The general limit: per user when the request carries a valid access token, else per client address.
-    Health and metrics endpoints are not limited; the login and webhook endpoints add their own stricter limits."""
+    Health and metrics endpoints are not limited; sign-in adds its own stricter limit."""
 
     EXEMPT_PREFIXES = ("/health", "/metrics")
 
@@ -245,4 +251,4 @@ class CORSMiddleware(StarletteCORSMiddleware):
         problem = Problem(
             f"{reason}: this origin, method or header is not allowed to call the API.", status=400, type="cors-refused"
         )
-        return JSONResponse(problem.body(), status_code=400, media_type=PROBLEM_CONTENT_TYPE)
+        return problem_response(problem)
