@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from leadflow import __version__
 from leadflow.accounts.auth import AuthService, purge_sessions
@@ -28,12 +27,7 @@ from leadflow.platform.middleware import (
     EdgeMiddleware,
     RateLimitMiddleware,
 )
-from leadflow.platform.problems import (
-    DATABASE_DOWN,
-    DatabaseUnavailable,
-    install_problem_handlers,
-    problem_response,
-)
+from leadflow.platform.problems import install_problem_handlers
 from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.redis import create_redis
 from leadflow.platform.security import PasswordHasher, Signer
@@ -46,11 +40,6 @@ The Leadflow API. Every error is `application/problem+json` (RFC 9457) with a st
 Browsers sign in with `POST /auth/login` (cookies; unsafe methods need the `X-CSRF-Token` header);
 API clients use `POST /auth/token` and `Authorization: Bearer`.
 """
-
-
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database_unavailable", error=type(exc).__name__)
-    return problem_response(DatabaseUnavailable(), request)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -96,11 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.users = UserService(hasher)
 
     install_problem_handlers(app)
-    for error in DATABASE_DOWN:
-        app.add_exception_handler(error, _database_unavailable)
 
-    # The routers' routes are built once, at import; every app (tests make many) mounts the same route objects
-    # instead of rebuilding them per include.
+    # The routers' routes are built once, at import; every app (tests make many) mounts the same route objects.
     for router in (auth_router, users_router, catalog_router, administration_router, health_router):
         app.router.routes.extend(router.routes)
 

@@ -78,7 +78,7 @@ def serve(
     from uvicorn.supervisors import Multiprocess
 
     settings = _settings()
-    if workers > 1 and not (settings.redis_url or settings.redis_sentinels):
+    if workers > 1 and not settings.redis_configured:
         print(
             "error: --workers above 1 needs LEADFLOW_REDIS_URL: rate limits must be shared by every process",
             file=sys.stderr,
@@ -156,13 +156,11 @@ def migrate_check() -> None:
 @migrate_app.command("revision")
 def migrate_revision(message: Annotated[str, typer.Option("--message", "-m", help="What the change is.")]) -> None:
     """For developers: write a new revision from the difference between the models and an up-to-date database."""
-    from alembic import command
-
     from leadflow.platform import migrations
 
     url = _settings().effective_database_url
     migrations.upgrade(url)
-    command.revision(migrations.alembic_config(url), message=message, autogenerate=True)
+    migrations.revision(url, message)
 
 
 async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
@@ -268,43 +266,34 @@ def check() -> None:
         raise typer.Exit(1)
 
 
-async def _connectivity(settings: Settings) -> dict[str, tuple[bool, str]]:
-    from sqlalchemy import text
+# What `leadflow check` prints for each state of a health check (observability.health.run_checks).
+_CHECK_FAILED = {
+    "database": "unreachable",
+    "migrations": "not at head",
+    "storage": "not writable",
+    "redis": "unreachable",
+}
 
+
+async def _connectivity(settings: Settings) -> dict[str, tuple[bool, str]]:
+    from leadflow.observability.health import run_checks
     from leadflow.platform.db import Database
     from leadflow.platform.redis import create_redis
 
-    results: dict[str, tuple[bool, str]] = {"environment": (True, settings.environment.value)}
-    database = Database(settings)
+    database, redis = Database(settings), create_redis(settings)
     try:
-        async with database.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        results["database"] = (True, f"{database.dialect} reachable")
-        current, head = await _revisions(settings)
-        results["migrations"] = (current == head, f"current {current or 'empty'}, head {head}")
-    except Exception as exc:
-        results["database"] = (False, f"unreachable ({type(exc).__name__})")
+        checks = await run_checks(database, redis, settings.data_dir)
     finally:
         await database.dispose()
-    redis = create_redis(settings)
-    if redis is None:
-        results["redis"] = (True, "not configured (in-process cache, limits and queue)")
-    else:
-        try:
-            await redis.ping()
-            results["redis"] = (True, "reachable")
-        except Exception as exc:
-            results["redis"] = (False, f"unreachable ({type(exc).__name__})")
-        finally:
+        if redis is not None:
             await redis.aclose()
-    try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        probe = settings.data_dir / ".check"
-        probe.write_text("ok")
-        probe.unlink()
-        results["data_dir"] = (True, f"{settings.data_dir.resolve()} writable")
-    except OSError as exc:
-        results["data_dir"] = (False, f"not writable ({exc.strerror})")
+    results: dict[str, tuple[bool, str]] = {"environment": (True, settings.environment.value)}
+    for name, state in checks.items():
+        if state["status"] == "fail":
+            results[name] = (False, f"{_CHECK_FAILED[name]} ({state['error']})")
+        else:
+            detail = f" ({state['detail']})" if "detail" in state else ""
+            results[name] = (True, state["status"].replace("_", " ") + detail)
     return results
 
 

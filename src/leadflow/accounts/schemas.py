@@ -1,14 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, PlainSerializer, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from leadflow.accounts.models import Role, UserStatus
 from leadflow.platform.phones import PhoneError, normalize_phone
-from leadflow.platform.schemas import Id, InputModel, OutputModel, PatchModel, UtcDateTime
+from leadflow.platform.schemas import CompanyShare, Id, InputModel, OutputModel, PatchModel, ShareOut, UtcDateTime
 from leadflow.platform.security import PASSWORD_MAX_LENGTH, password_problem
 
 
@@ -24,14 +23,6 @@ def _phone(value: str) -> str:
         return normalize_phone(value)
     except PhoneError as exc:
         raise ValueError(str(exc)) from exc
-
-
-def _share(value: Decimal) -> Decimal:
-    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
-        raise ValueError('Use a fraction from 0 to 1, such as "0.50".')
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError('Use at most two decimals, such as "0.45".')
-    return value.quantize(Decimal("0.01"))
 
 
 def _birth(value: dt.date) -> dt.date:
@@ -52,8 +43,6 @@ NewPassword = Annotated[
     AfterValidator(_password),
 ]
 Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
-CompanyShare = Annotated[Decimal, AfterValidator(_share)]
-ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
 Login = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")]
 FullName = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -44,7 +44,7 @@ async def get_settings(session: AsyncSession, settings: Settings) -> RuntimeSett
 
 async def two_factor_required_for_admins(session: AsyncSession, settings: Settings) -> bool:
     row = await session.get(AppSetting, "require_2fa_for_admins")
-    return bool(row.value) if row is not None else settings.require_2fa_for_admins
+    return bool(row.value) if row is not None else bool(defaults(settings)["require_2fa_for_admins"])
 
 
 async def update_settings(

@@ -12,9 +12,6 @@ Kind = Literal["income", "expense"]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-TimeZone = TimeZoneName
-
-
 class CityOut(OutputModel):
     id: int
     name: str
@@ -24,13 +21,13 @@ class CityOut(OutputModel):
 
 class CityCreate(InputModel):
     name: Name
-    timezone: TimeZone = "Europe/Moscow"
+    timezone: TimeZoneName = "Europe/Moscow"
     active: bool = True
 
 
 class CityUpdate(PatchModel):
     name: Name | None = None
-    timezone: TimeZone | None = None
+    timezone: TimeZoneName | None = None
     active: bool | None = None
 
 

@@ -17,7 +17,7 @@ from leadflow.catalog.models import (
     RequestType,
     TransactionType,
 )
-from leadflow.platform.problems import Conflict, NotFound
+from leadflow.platform.problems import Conflict, FieldError, NotFound
 from leadflow.platform.schemas import PageParams, PatchModel
 
 M = TypeVar("M", City, RequestType, Direction, TransactionType)
@@ -88,7 +88,7 @@ class ReferenceService(Generic[M]):
         """Hook for rules on protected rows."""
 
     async def _check_unique(self, session: AsyncSession, values: dict[str, Any], own_id: int | None) -> None:
-        errors = []
+        errors: list[FieldError] = []
         for field in self.unique:
             if field not in values:
                 continue
@@ -97,9 +97,9 @@ class ReferenceService(Generic[M]):
             if own_id is not None:
                 query = query.where(self.model.id != own_id)
             if await session.scalar(query) is not None:
-                errors.append({"field": field, "message": f"A {self.label} with this {field} already exists."})
+                errors.append(FieldError(field, f"A {self.label} with this {field} already exists."))
         if errors:
-            raise Conflict(f"A {self.label} like this already exists.", errors=errors)  # type: ignore[arg-type]
+            raise Conflict(f"A {self.label} like this already exists.", errors=errors)
 
     async def _commit(self, session: AsyncSession, action: str) -> None:
         try:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from leadflow import __version__
-from leadflow.accounts.models import Role
 from leadflow.accounts.policies import principal_from_token
 from leadflow.platform.db import Database
 from leadflow.platform.middleware import bearer_or_cookie_token
 from leadflow.platform.migrations import current_revision, head_revision
 
 router = APIRouter(tags=["health"])
+
+
+class CheckFailed(Exception):
+    """A failed check whose message is safe to show (admins, `leadflow check`); other errors show their type."""
 
 
 async def _timed(coro: Any) -> dict[str, Any]:
@@ -27,15 +33,18 @@ async def _timed(coro: Any) -> dict[str, Any]:
         state: dict[str, Any] = {"status": "ok"}
         if detail:
             state["detail"] = detail
+    except CheckFailed as exc:
+        state = {"status": "fail", "error": str(exc)}
     except Exception as exc:
         state = {"status": "fail", "error": type(exc).__name__}
     state["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return state
 
 
-async def _database(database: Database) -> None:
+async def _database(database: Database) -> str:
     async with database.engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+    return database.dialect
 
 
 async def _migrations(database: Database) -> str:
@@ -43,35 +52,32 @@ async def _migrations(database: Database) -> str:
         current = await conn.run_sync(current_revision)
     head = head_revision()
     if current != head:
-        raise RuntimeError("migrations behind")
+        raise CheckFailed(f"current {current or 'empty'}, head {head}")
     return str(current)
 
 
-async def _redis(request: Request) -> None:
-    await request.app.state.redis.ping()
-
-
-async def _storage(request: Request) -> None:
-    root = request.app.state.settings.data_dir
-    root.mkdir(parents=True, exist_ok=True)
-    probe = root / f".health-probe-{uuid.uuid4().hex}"
+def _storage(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    probe = data_dir / f".health-probe-{uuid.uuid4().hex}"  # unique: processes probing at once do not collide
     probe.write_bytes(b"ok")
     probe.unlink()
 
 
-async def _checks(request: Request) -> dict[str, dict[str, Any]]:
-    database: Database = request.app.state.database
+async def run_checks(database: Database, redis: Redis | None, data_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every dependency's state; shared by the health endpoints and `leadflow check`."""
     checks = {
         "database": await _timed(_database(database)),
         "migrations": await _timed(_migrations(database)),
-        "storage": await _timed(_storage(request)),
+        "storage": await _timed(asyncio.to_thread(_storage, data_dir)),  # file calls block: off the event loop
+        "redis": await _timed(redis.ping()) if redis is not None else {"status": "not_configured"},
+        "jobs": {"status": "not_configured"},
     }
-    if request.app.state.redis is not None:
-        checks["redis"] = await _timed(_redis(request))
-    else:
-        checks["redis"] = {"status": "not_configured"}
-    checks["jobs"] = {"status": "not_configured"}
     return checks
+
+
+async def _checks(request: Request) -> dict[str, dict[str, Any]]:
+    state = request.app.state
+    return await run_checks(state.database, state.redis, state.settings.data_dir)
 
 
 def _ready(checks: dict[str, dict[str, Any]]) -> bool:
@@ -98,15 +104,14 @@ async def _is_admin(request: Request) -> bool:
             principal = await principal_from_token(session, request.app.state.signer, token)
     except Exception:  # the database may be what is down; the answer then is the anonymous one
         return False
-    return principal is not None and principal.role is Role.admin
+    return principal is not None and principal.is_admin
 
 
 @router.get("/health", summary="Health; details (checks, latency, version) for admins only")
 async def health(request: Request) -> JSONResponse:
     checks = await _checks(request)
     ok = _ready(checks)
-    status_code = 200 if ok else 503
+    body: dict[str, Any] = {"status": "ok" if ok else "unavailable"}
     if await _is_admin(request):
-        body = {"status": "ok" if ok else "unavailable", "version": __version__, "checks": checks}
-        return JSONResponse(body, status_code=status_code)
-    return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=status_code)
+        body |= {"version": __version__, "checks": checks}
+    return JSONResponse(body, status_code=200 if ok else 503)

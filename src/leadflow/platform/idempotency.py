@@ -147,7 +147,7 @@ class IdempotencyMiddleware:
         _state(scope)["idempotency"] = "stored"
 
     async def _claim(
-        self, user_id: int, path: str, key: str, digest: str
+        self, user_id: int, route: str, key: str, digest: str
     ) -> IdempotencyKey | Conflict | ValidationProblem | None:
         """Insert a running entry (None: go ahead), or say what the existing entry means."""
         now = utcnow()
@@ -156,7 +156,7 @@ class IdempotencyMiddleware:
                 session.add(
                     IdempotencyKey(
                         user_id=user_id,
-                        route=path,
+                        route=route,
                         key=key,
                         body_sha256=digest,
                         state="running",
@@ -169,7 +169,7 @@ class IdempotencyMiddleware:
                     return None
                 except IntegrityError:
                     await session.rollback()
-                existing = await session.get(IdempotencyKey, (user_id, path, key))
+                existing = await session.get(IdempotencyKey, (user_id, route, key))
                 if existing is None:
                     continue
                 stale = existing.state == "running" and now - existing.created_at > ABANDONED_AFTER
@@ -186,11 +186,11 @@ class IdempotencyMiddleware:
                 return existing
         return Conflict("Could not reserve the Idempotency-Key; retry.")
 
-    async def _forget(self, user_id: int, path: str, key: str) -> None:
+    async def _forget(self, user_id: int, route: str, key: str) -> None:
         async with self.database.session() as session:
             await session.execute(
                 delete(IdempotencyKey).where(
-                    IdempotencyKey.user_id == user_id, IdempotencyKey.route == path, IdempotencyKey.key == key
+                    IdempotencyKey.user_id == user_id, IdempotencyKey.route == route, IdempotencyKey.key == key
                 )
             )
             await session.commit()

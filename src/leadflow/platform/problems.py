@@ -245,13 +245,7 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route offers at this path (Starlette's own Allow header names only the first route's)."""
     methods: set[str] = set()
-    pending = list(request.app.routes)
-    while pending:
-        route = pending.pop()
-        included = getattr(route, "original_router", None)  # routers keep their full prefix (platform.api)
-        if included is not None:
-            pending.extend(included.routes)
-            continue
+    for route in request.app.routes:
         regex = getattr(route, "path_regex", None)
         if regex is not None and regex.match(request.url.path):
             methods |= set(getattr(route, "methods", None) or ())
@@ -277,6 +271,11 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(problem, request)
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database_unavailable", error=type(exc).__name__)
+    return problem_response(DatabaseUnavailable(), request)
+
+
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled_error", exc_info=exc, path=request.url.path, method=request.method)
     problem = Problem("Something went wrong on our side; the error was logged.", status=500)
@@ -287,4 +286,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    for error in DATABASE_DOWN:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unhandled_handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from fastapi import Path, Query
@@ -16,6 +17,7 @@ from pydantic import (
     field_validator,
 )
 
+from leadflow.platform.money import check_share
 from leadflow.platform.problems import NotFound
 
 T = TypeVar("T")
@@ -26,6 +28,8 @@ def _utc_iso(value: dt.datetime) -> str:
 
 
 UtcDateTime = Annotated[dt.datetime, PlainSerializer(_utc_iso, return_type=str, when_used="json")]
+CompanyShare = Annotated[Decimal, AfterValidator(check_share)]
+ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
 
 
 class InputModel(BaseModel):

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from leadflow.platform.money import check_share
 from leadflow.platform.timezones import check_zone
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -142,11 +143,7 @@ class Settings(BaseSettings):
     @field_validator("company_share")
     @classmethod
     def _share(cls, value: Decimal) -> Decimal:
-        if not Decimal(0) <= value <= Decimal(1):
-            raise ValueError("company_share must be between 0 and 1")
-        if value != value.quantize(Decimal("0.01")):
-            raise ValueError("company_share takes at most two decimals, such as 0.45")
-        return value.quantize(Decimal("0.01"))
+        return check_share(value)
 
     @model_validator(mode="after")
     def _production_rules(self) -> Settings:
@@ -163,6 +160,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.production
+
+    @property
+    def redis_configured(self) -> bool:
+        """Redis is used: a plain URL, or Sentinels together with the master's name."""
+        return bool(self.redis_url or (self.redis_sentinels and self.redis_sentinel_master))
 
     @property
     def secure_cookies(self) -> bool:
@@ -195,9 +197,10 @@ class Settings(BaseSettings):
                     return key
                 time.sleep(0.01)  # the writer is between creating and writing
             raise RuntimeError(f"{path} is empty; delete it to generate a new key") from None
+        key = secrets.token_urlsafe(48)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(48))
-        return path.read_text(encoding="utf-8").strip()
+            handle.write(key)
+        return key
 
 
 def secret_problem(key: str | None) -> str | None:
