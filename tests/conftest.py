@@ -217,6 +217,16 @@ class Harness:
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
+    async def signed_in(self, role: Role | str) -> httpx.AsyncClient:
+        """A client signed in as a new user of ``role``; a master or a city-bound role gets a new city."""
+        role = Role(role)
+        if role is Role.admin:
+            return await self.as_user(await self.user(role))
+        city = await self.city()
+        if role is Role.master:
+            return await self.as_user(await self.user(role, master_city=city.id))
+        return await self.as_user(await self.user(role, cities=[city.id]))
+
     async def as_user(self, user: User, password: str = PASSWORD) -> httpx.AsyncClient:
         """A second client sharing the app, signed in with a bearer token."""
         token = await self.token(user, password)
@@ -259,6 +269,7 @@ def problem(response: httpx.Response, status: int, type_suffix: str | None = Non
     assert body["status"] == status
     assert body["type"].startswith("https://leadflow.dev/problems/")
     assert isinstance(body["detail"], str) and body["detail"]
+    assert isinstance(body["title"], str) and body["title"]
     if type_suffix is not None:
         assert body["type"].endswith("/" + type_suffix), body["type"]
     text_body = response.text.lower()

@@ -27,9 +27,7 @@ async def test_blocked_user_is_cut_off_on_the_next_request(h: Harness) -> None:
     wrong = await h.client.post("/api/v1/auth/login", json={"login": operator.login, "password": "Wrong-password-1"})
     problem(wrong, 401, "invalid-credentials")
     assert (await admin_api.post(f"/api/v1/users/{operator.id}/unblock")).json()["status"] == "active"
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": operator.login, "password": PASSWORD})
-    ).status_code == 200
+    await h.token(operator)
 
 
 async def test_password_change_revokes_other_sessions(h: Harness) -> None:
@@ -55,9 +53,7 @@ async def test_password_change_revokes_other_sessions(h: Harness) -> None:
     assert (await first.get("/api/v1/auth/me")).status_code == 200
     problem(await second.get("/api/v1/auth/me"), 401)
     problem(await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD}), 401)
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": NEW_PASSWORD})
-    ).status_code == 200
+    await h.token(user, NEW_PASSWORD)
     async with h.database.session() as session:
         actions = list(await session.scalars(select(AuditLog.action).where(AuditLog.actor_id == user.id)))
     assert "password_change" in actions
@@ -73,9 +69,7 @@ async def test_admin_resets_password_and_ends_sessions(h: Harness) -> None:
         await admin_api.post(f"/api/v1/users/{master.id}/password", json={"password": NEW_PASSWORD})
     ).status_code == 204
     problem(await master_api.get("/api/v1/auth/me"), 401)
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": master.login, "password": NEW_PASSWORD})
-    ).status_code == 200
+    await h.token(master, NEW_PASSWORD)
     problem(await admin_api.post(f"/api/v1/users/{admin.id}/password", json={"password": NEW_PASSWORD}), 403)
 
 
@@ -91,9 +85,7 @@ async def store_legacy_hash(h: Harness, user: User, secret: bytes) -> None:
 async def test_bcrypt_hash_verifies_and_is_upgraded(h: Harness) -> None:
     user = await h.user(Role.operator)
     await store_legacy_hash(h, user, PASSWORD.encode())
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})
-    ).status_code == 200
+    await h.token(user)
     async with h.database.session() as session:
         stored = await session.scalar(select(User.password_hash).where(User.id == user.id))
     assert stored is not None and stored.startswith("$argon2id$")
@@ -150,9 +142,7 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
     problem(await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD, "otp": "999999"}), 422)
     assert (await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD, "otp": codes[1]})).status_code == 204
     problem(await api.post("/api/v1/auth/2fa/disable", json={"password": PASSWORD, "otp": codes[2]}), 409)
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": PASSWORD})
-    ).status_code == 200
+    await h.token(user)
 
 
 async def test_sessions_store_only_hashes(h: Harness) -> None:
@@ -182,9 +172,7 @@ async def test_long_legacy_bcrypt_password_signs_in(h: Harness) -> None:
     password = "Очень-длинный-пароль-мастера-из-старой-бд"
     user = await h.user(Role.master, master_city=(await h.city()).id)
     await store_legacy_hash(h, user, password.encode()[:72])
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": password})
-    ).status_code == 200
+    await h.token(user, password)
     problem(await h.client.post("/api/v1/auth/token", data={"username": user.login, "password": password[:-1]}), 401)
 
 
@@ -194,9 +182,7 @@ async def test_spaces_in_passwords_are_kept_everywhere(h: Harness) -> None:
     spaced = "  Spaced-Pass-456  "
     body = {"login": "spaced.op", "password": spaced, "full_name": "Op", "role": "operator"}
     assert (await api.post("/api/v1/users", json=body)).status_code == 201
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": "spaced.op", "password": spaced})
-    ).status_code == 200
+    await h.token("spaced.op", spaced)
     assert (
         await h.client.post("/api/v1/auth/login", json={"login": "spaced.op", "password": spaced})
     ).status_code == 200

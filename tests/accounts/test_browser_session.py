@@ -37,7 +37,10 @@ async def test_secure_cookies_when_configured(harness_factory) -> None:  # type:
     h = await harness_factory(cookie_secure=True)
     user = await h.user(Role.operator)
     response = await h.client.post("/api/v1/auth/login", json={"login": user.login, "password": PASSWORD})
-    assert all("Secure" in c for c in response.headers.get_list("set-cookie"))
+    assert response.status_code == 200, response.text
+    cookies = response.headers.get_list("set-cookie")
+    assert {c.split("=", 1)[0] for c in cookies} == {"access_token", "refresh_token", "csrf_token"}
+    assert all("Secure" in c for c in cookies)
 
 
 async def test_csrf_required_for_cookie_writes_only(h: Harness) -> None:

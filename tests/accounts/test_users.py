@@ -115,9 +115,7 @@ async def test_create_users(world: World, h: Harness) -> None:
     assert body["master"]["company_share"] is None
     assert "password" not in created.text.replace("two_factor", "")
     # The new account can sign in.
-    assert (
-        await h.client.post("/api/v1/auth/token", data={"username": "NEW.master", "password": STRONG})
-    ).status_code == 200
+    await h.token("NEW.master", STRONG)
     problem(await c["director_a"].post("/api/v1/users", json=master_body(world.city_b, login="m2")), 422)
     operator = {"login": "op.new", "password": STRONG, "full_name": "Оператор", "role": "operator"}
     assert (

@@ -28,19 +28,9 @@ async def audit_rows(h: Harness, action: str = "settings_changed") -> list[Audit
         return list(await session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
 
 
-async def signed_in(h: Harness, role: str) -> httpx.AsyncClient:
-    if role == "master":
-        city = await h.city()
-        return await h.as_user(await h.user(Role.master, master_city=city.id))
-    if role == "admin":
-        return await h.as_user(await h.user(Role.admin))
-    city = await h.city()
-    return await h.as_user(await h.user(Role(role), cities=[city.id]))
-
-
 @pytest.fixture
 async def admin(h: Harness) -> httpx.AsyncClient:
-    return await signed_in(h, "admin")
+    return await h.signed_in(Role.admin)
 
 
 async def test_defaults(h: Harness, admin: httpx.AsyncClient) -> None:
@@ -57,7 +47,7 @@ async def test_anonymous_is_401(h: Harness) -> None:
 
 @pytest.mark.parametrize("role", ["director", "operator", "marketer", "master"])
 async def test_other_roles_are_403(h: Harness, admin: httpx.AsyncClient, role: str) -> None:
-    client = await signed_in(h, role)
+    client = await h.signed_in(role)
     problem(await client.get(URL), 403, "forbidden")
     problem(await client.patch(URL, json={"company_share": "0.10"}), 403, "forbidden")
     assert (await admin.get(URL)).json() == DEFAULTS

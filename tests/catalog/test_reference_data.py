@@ -74,17 +74,7 @@ def table(request: pytest.FixtureRequest) -> Table:
 
 @pytest.fixture
 async def admin(h: Harness) -> httpx.AsyncClient:
-    return await h.as_user(await h.user(Role.admin))
-
-
-async def role_client(h: Harness, role: str) -> httpx.AsyncClient:
-    if role == "master":
-        city = await h.city()
-        return await h.as_user(await h.user(Role.master, master_city=city.id))
-    if role in ("director", "operator", "marketer"):
-        city = await h.city()
-        return await h.as_user(await h.user(Role(role), cities=[city.id]))
-    return await h.as_user(await h.user(Role(role)))
+    return await h.signed_in(Role.admin)
 
 
 async def create(client: httpx.AsyncClient, table: Table, **kwargs: Any) -> dict[str, Any]:
@@ -256,7 +246,7 @@ async def test_get_one(h: Harness, admin: httpx.AsyncClient, table: Table) -> No
 @pytest.mark.parametrize("role", ROLES)
 async def test_every_role_reads(h: Harness, admin: httpx.AsyncClient, table: Table, role: str) -> None:
     made = await create(admin, table)
-    client = await role_client(h, role)
+    client = await h.signed_in(role)
     listed = await client.get(API + table.path)
     assert listed.status_code == 200, listed.text
     assert made["id"] in {i["id"] for i in listed.json()["items"]}
@@ -279,7 +269,7 @@ async def test_anonymous_gets_401(h: Harness, admin: httpx.AsyncClient, table: T
 @pytest.mark.parametrize("role", NON_ADMIN_ROLES)
 async def test_non_admin_cannot_write(h: Harness, admin: httpx.AsyncClient, table: Table, role: str) -> None:
     made = await create(admin, table)
-    client = await role_client(h, role)
+    client = await h.signed_in(role)
     before = (await list_all(admin, table))["total"]
     url = f"{API}{table.path}/{made['id']}"
     problem(await client.post(API + table.path, json=table.body()), 403, "forbidden")

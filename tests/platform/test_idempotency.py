@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
@@ -14,14 +13,10 @@ from leadflow.accounts.models import Role
 from leadflow.catalog.models import City
 from leadflow.platform.idempotency import IdempotencyKey
 from leadflow.platform.problems import Problem
-from tests.conftest import Harness, problem
+from tests.conftest import PASSWORD, Harness, problem
 
 CITIES = "/api/v1/cities"
 DIRECTIONS = "/api/v1/directions"
-
-
-async def admin(h: Harness) -> httpx.AsyncClient:
-    return await h.as_user(await h.user(Role.admin))
 
 
 def key(value: str) -> dict[str, str]:
@@ -34,7 +29,7 @@ async def count(h: Harness, model: Any) -> int:
 
 
 async def test_same_key_and_body_replays_the_first_answer(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     first = await client.post(CITIES, json={"name": "Omsk"}, headers=key("k-1"))
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
@@ -54,7 +49,7 @@ async def test_same_key_and_body_replays_the_first_answer(h: Harness) -> None:
 
 
 async def test_many_repeats_create_one_row(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     ids = set()
     for _ in range(5):
         response = await client.post(CITIES, json={"name": "Omsk"}, headers=key("repeat"))
@@ -65,7 +60,7 @@ async def test_many_repeats_create_one_row(h: Harness) -> None:
 
 
 async def test_same_key_with_another_body_is_422(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     assert (await client.post(CITIES, json={"name": "Omsk"}, headers=key("k-2"))).status_code == 201
     body = problem(await client.post(CITIES, json={"name": "Tomsk"}, headers=key("k-2")), 422, "validation-error")
     assert body["errors"][0]["field"] == "Idempotency-Key"
@@ -77,7 +72,7 @@ async def test_same_key_with_another_body_is_422(h: Harness) -> None:
 
 
 async def test_different_users_with_the_same_key_are_independent(h: Harness) -> None:
-    alice, bob = await admin(h), await admin(h)
+    alice, bob = await h.signed_in(Role.admin), await h.signed_in(Role.admin)
     a = await alice.post(CITIES, json={"name": "Omsk"}, headers=key("shared"))
     b = await bob.post(CITIES, json={"name": "Tomsk"}, headers=key("shared"))
     assert a.status_code == 201, a.text
@@ -88,7 +83,7 @@ async def test_different_users_with_the_same_key_are_independent(h: Harness) -> 
 
 
 async def test_another_user_with_the_same_key_and_body_is_not_replayed(h: Harness) -> None:
-    alice, bob = await admin(h), await admin(h)
+    alice, bob = await h.signed_in(Role.admin), await h.signed_in(Role.admin)
     assert (await alice.post(CITIES, json={"name": "Omsk"}, headers=key("same"))).status_code == 201
     second = await bob.post(CITIES, json={"name": "Omsk"}, headers=key("same"))
     # Bob's request runs on its own: the name is taken, so it is a conflict, not Alice's answer.
@@ -98,7 +93,7 @@ async def test_another_user_with_the_same_key_and_body_is_not_replayed(h: Harnes
 
 
 async def test_key_is_scoped_to_the_route(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     city = await client.post(CITIES, json={"name": "Omsk"}, headers=key("route"))
     direction = await client.post(DIRECTIONS, json={"name": "Omsk"}, headers=key("route"))
     assert city.status_code == 201, city.text
@@ -109,7 +104,7 @@ async def test_key_is_scoped_to_the_route(h: Harness) -> None:
 
 
 async def test_without_a_key_every_post_runs(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     first = await client.post(CITIES, json={"name": "Omsk"})
     assert first.status_code == 201
     # Same body again: it really runs (and meets the unique name) instead of being replayed.
@@ -123,7 +118,7 @@ async def test_without_a_key_every_post_runs(h: Harness) -> None:
 
 
 async def test_key_length_and_characters(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     body = problem(await client.post(CITIES, json={"name": "Omsk"}, headers=key("k" * 256)), 422, "validation-error")
     assert body["errors"][0]["field"] == "Idempotency-Key"
     problem(await client.post(CITIES, json={"name": "Omsk"}, headers=key("with space")), 422, "validation-error")
@@ -136,7 +131,7 @@ async def test_key_length_and_characters(h: Harness) -> None:
 
 
 async def test_a_4xx_answer_is_replayed(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     first = await client.post(CITIES, json={"name": ""}, headers=key("bad"))
     problem(first, 422, "validation-error")
     second = await client.post(CITIES, json={"name": ""}, headers=key("bad"))
@@ -147,7 +142,7 @@ async def test_a_4xx_answer_is_replayed(h: Harness) -> None:
 
 
 async def test_a_conflict_is_replayed_even_after_the_cause_is_gone(h: Harness) -> None:
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     existing = await client.post(CITIES, json={"name": "Omsk"})
     assert existing.status_code == 201
     problem(await client.post(CITIES, json={"name": "Omsk"}, headers=key("dup")), 409)
@@ -161,14 +156,14 @@ async def test_a_conflict_is_replayed_even_after_the_cause_is_gone(h: Harness) -
 async def test_anonymous_post_with_a_key_is_401_and_not_remembered(h: Harness) -> None:
     problem(await h.client.post(CITIES, json={"name": "Omsk"}, headers=key("anon")), 401)
     assert await count(h, IdempotencyKey) == 0
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     assert (await client.post(CITIES, json={"name": "Omsk"}, headers=key("anon"))).status_code == 201
 
 
 async def test_auth_endpoints_are_not_idempotent(h: Harness) -> None:
     user = await h.user(Role.operator)
     client = await h.as_user(user)
-    form = {"username": user.login, "password": "Correct-Horse-Battery-9"}
+    form = {"username": user.login, "password": PASSWORD}
     a = await client.post("/api/v1/auth/token", data=form, headers=key("login"))
     b = await client.post("/api/v1/auth/token", data=form, headers=key("login"))
     assert a.status_code == b.status_code == 200
@@ -189,7 +184,7 @@ async def test_after_a_5xx_the_key_is_forgotten(harness_factory: Any) -> None:
         return JSONResponse({"call": len(calls)}, status_code=201)
 
     h.app.add_api_route("/api/v1/test-flaky", flaky, methods=["POST"])
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     problem(await client.post("/api/v1/test-flaky", json={"x": 1}, headers=key("flaky")), 500, "internal-error")
     assert await count(h, IdempotencyKey) == 0
     problem(await client.post("/api/v1/test-flaky", json={"x": 1}, headers=key("flaky")), 503)
@@ -215,7 +210,7 @@ async def test_a_repeat_while_the_first_is_running_is_409(harness_factory: Any) 
         return JSONResponse({"done": True}, status_code=201)
 
     h.app.add_api_route("/api/v1/test-slow", slow, methods=["POST"])
-    client = await admin(h)
+    client = await h.signed_in(Role.admin)
     first = asyncio.create_task(client.post("/api/v1/test-slow", json={"a": 1}, headers=key("slow")))
     await asyncio.wait_for(entered.wait(), 5)
     problem(await client.post("/api/v1/test-slow", json={"a": 1}, headers=key("slow")), 409)
