@@ -15,6 +15,8 @@ from leadflow.accounts.policies import principal_from_token
 from leadflow.accounts.router import auth_router, users_router
 from leadflow.accounts.service import UserService
 from leadflow.administration.router import router as administration_router
+from leadflow.campaigns.router import router as campaigns_router
+from leadflow.cash.router import router as cash_router
 from leadflow.catalog.router import router as catalog_router
 from leadflow.observability.health import router as health_router
 from leadflow.platform.api import API_PREFIX
@@ -32,6 +34,7 @@ from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.redis import create_redis
 from leadflow.platform.security import PasswordHasher, Signer
 from leadflow.platform.settings import Settings, get_settings
+from leadflow.requests.router import router as requests_router
 
 log = structlog.get_logger("leadflow.app")
 
@@ -87,7 +90,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
 
     # The routers' routes are built once, at import; every app (tests make many) mounts the same route objects.
-    for router in (auth_router, users_router, catalog_router, administration_router, health_router):
+    routers = (
+        auth_router,
+        users_router,
+        catalog_router,
+        campaigns_router,
+        requests_router,
+        cash_router,
+        administration_router,
+        health_router,
+    )
+    for router in routers:
         app.router.routes.extend(router.routes)
 
     # Added innermost first: the last one added runs first.

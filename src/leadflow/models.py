@@ -2,10 +2,22 @@
 
 from leadflow.accounts import models as accounts_models
 from leadflow.administration import models as administration_models
+from leadflow.campaigns import models as campaigns_models
+from leadflow.cash import models as cash_models
 from leadflow.catalog import models as catalog_models
 from leadflow.platform import idempotency
 from leadflow.platform.db import Base
+from leadflow.requests import models as requests_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "administration_models", "catalog_models", "idempotency", "metadata"]
+__all__ = [
+    "accounts_models",
+    "administration_models",
+    "campaigns_models",
+    "cash_models",
+    "catalog_models",
+    "idempotency",
+    "metadata",
+    "requests_models",
+]

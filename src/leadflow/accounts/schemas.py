@@ -6,8 +6,16 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, StringConstraints
 
 from leadflow.accounts.models import Role, UserStatus
-from leadflow.platform.phones import PhoneError, normalize_phone
-from leadflow.platform.schemas import CompanyShare, Id, InputModel, OutputModel, PatchModel, ShareOut, UtcDateTime
+from leadflow.platform.schemas import (
+    CompanyShare,
+    Id,
+    InputModel,
+    OutputModel,
+    PatchModel,
+    Phone,
+    ShareOut,
+    UtcDateTime,
+)
 from leadflow.platform.security import PASSWORD_MAX_LENGTH, password_problem
 
 
@@ -16,13 +24,6 @@ def _password(value: str) -> str:
     if problem:
         raise ValueError(problem)
     return value
-
-
-def _phone(value: str) -> str:
-    try:
-        return normalize_phone(value)
-    except PhoneError as exc:
-        raise ValueError(str(exc)) from exc
 
 
 def _birth(value: dt.date) -> dt.date:
@@ -42,7 +43,6 @@ NewPassword = Annotated[
     Field(max_length=PASSWORD_MAX_LENGTH),
     AfterValidator(_password),
 ]
-Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
 Login = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9._@-]+$")]
 FullName = Annotated[str, Field(min_length=1, max_length=200)]
 

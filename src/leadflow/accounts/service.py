@@ -93,6 +93,28 @@ def passport_visible(principal: Principal, user: User) -> bool:
     return user.role == Role.master and may_manage(principal, user)
 
 
+def masters_query(principal: Principal) -> Select[User]:
+    """The master accounts the principal may see: a master only themself, others the masters of their cities."""
+    query = (
+        select(User)
+        .join(MasterProfile, MasterProfile.user_id == User.id)
+        .where(User.role == Role.master, User.deleted_at.is_(None))
+    )
+    if principal.role is Role.master:
+        return query.where(User.id == principal.id)
+    cities = visible_city_ids(principal)
+    if cities is not None:
+        query = query.where(MasterProfile.city_id.in_(list(cities)))
+    return query
+
+
+async def master_in_scope(session: AsyncSession, principal: Principal, user_id: int) -> User:
+    user = await session.scalar(masters_query(principal).options(*_loaded()).where(User.id == user_id))
+    if user is None:
+        raise NotFound(f"No master with id {user_id}.")
+    return user
+
+
 class UserService:
     def __init__(self, hasher: PasswordHasher) -> None:
         self.hasher = hasher
@@ -162,7 +184,7 @@ class UserService:
         status: UserStatus | None = None,
         q: str | None = None,
     ) -> tuple[Sequence[User], int]:
-        query = self._masters_query(principal)
+        query = masters_query(principal)
         if city_id is not None:
             query = query.where(MasterProfile.city_id == city_id)
         if status is not None:
@@ -183,24 +205,8 @@ class UserService:
         )
         return rows.all(), int(total or 0)
 
-    def _masters_query(self, principal: Principal) -> Select[User]:
-        query = (
-            select(User)
-            .join(MasterProfile, MasterProfile.user_id == User.id)
-            .where(User.role == Role.master, User.deleted_at.is_(None))
-        )
-        if principal.role is Role.master:
-            return query.where(User.id == principal.id)
-        cities = visible_city_ids(principal)
-        if cities is not None:
-            query = query.where(MasterProfile.city_id.in_(list(cities)))
-        return query
-
     async def get_master(self, session: AsyncSession, principal: Principal, user_id: int) -> User:
-        user = await session.scalar(self._masters_query(principal).options(*_loaded()).where(User.id == user_id))
-        if user is None:
-            raise NotFound(f"No master with id {user_id}.")
-        return user
+        return await master_in_scope(session, principal, user_id)
 
     # Writing ----------------------------------------------------------------------------------------------------
     async def create_user(
@@ -474,3 +480,25 @@ class UserService:
         except IntegrityError as exc:
             await session.rollback()
             raise Conflict("The change conflicts with existing data (for example a login taken just now).") from exc
+
+
+async def active_master(session: AsyncSession, user_id: int) -> User | None:
+    """An active (not blocked, not deleted) master with their profile, for dispatch and cash bookings."""
+    return await session.scalar(
+        select(User)
+        .options(selectinload(User.master))
+        .where(
+            User.id == user_id,
+            User.role == Role.master,
+            User.status == UserStatus.active,
+            User.deleted_at.is_(None),
+        )
+    )
+
+
+async def master_city_id(session: AsyncSession, user_id: int) -> int | None:
+    """The city of a master account (any status), or None when the id is not a master."""
+    found = await session.scalar(
+        select(MasterProfile.city_id).join(User, User.id == MasterProfile.user_id).where(User.id == user_id)
+    )
+    return int(found) if found is not None else None

@@ -146,3 +146,43 @@ async def city_ids_exist(session: AsyncSession, ids: set[int]) -> set[int]:
     if not ids:
         return set()
     return set(await session.scalars(select(City.id).where(City.id.in_(ids))))
+
+
+async def get_city(session: AsyncSession, city_id: int) -> City | None:
+    return await session.get(City, city_id)
+
+
+async def list_cities(session: AsyncSession, ids: frozenset[int] | None) -> list[City]:
+    """The cities with these ids (every city for ``None``), by name."""
+    query = select(City).order_by(City.name, City.id)
+    if ids is not None:
+        query = query.where(City.id.in_(ids))
+    return list(await session.scalars(query))
+
+
+async def get_request_type(session: AsyncSession, type_id: int) -> RequestType | None:
+    return await session.get(RequestType, type_id)
+
+
+async def request_type_id(session: AsyncSession, code: str) -> int:
+    """The id of a system request type (first_time, repeat); the migrations seed them."""
+    found = await session.scalar(select(RequestType.id).where(RequestType.code == code))
+    if found is None:  # pragma: no cover - seeded by migration 0001 and protected from deletion
+        raise RuntimeError(f"request type {code!r} is missing")
+    return int(found)
+
+
+async def get_direction(session: AsyncSession, direction_id: int) -> Direction | None:
+    return await session.get(Direction, direction_id)
+
+
+async def get_transaction_type(session: AsyncSession, type_id: int) -> TransactionType | None:
+    return await session.get(TransactionType, type_id)
+
+
+async def system_transaction_type(session: AsyncSession, code: str) -> TransactionType:
+    """A system transaction type (master_handover, advertising_spend); the migrations seed them."""
+    found = await session.scalar(select(TransactionType).where(TransactionType.code == code))
+    if found is None:  # pragma: no cover - seeded by migration 0001 and protected from deletion
+        raise RuntimeError(f"transaction type {code!r} is missing")
+    return found

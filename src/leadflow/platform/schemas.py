@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,6 +19,7 @@ from pydantic import (
 )
 
 from leadflow.platform.money import check_share
+from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import NotFound
 
 T = TypeVar("T")
@@ -30,6 +32,22 @@ def _utc_iso(value: dt.datetime) -> str:
 UtcDateTime = Annotated[dt.datetime, PlainSerializer(_utc_iso, return_type=str, when_used="json")]
 CompanyShare = Annotated[Decimal, AfterValidator(check_share)]
 ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
+# Money in: a JSON string or number with at most two decimals, never negative, fits NUMERIC(12,2). Out: "101.01".
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
+# Input timestamps must carry an offset (SPEC §4): a naive one is a 422, never silently taken as UTC.
+AwareDateTime = AwareDatetime
+
+
+def _phone(value: str) -> str:
+    try:
+        return normalize_phone(value)
+    except PhoneError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+# A phone as a person types it, normalized to E.164 digits (SPEC §4).
+Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
 
 
 class InputModel(BaseModel):

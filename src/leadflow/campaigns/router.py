@@ -1,0 +1,64 @@
+"""Campaign endpoints: marketers, directors and admins within their cities; operators read."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.policies import Principal, require_roles
+from leadflow.campaigns import service
+from leadflow.campaigns.schemas import CampaignCreate, CampaignOut, CampaignUpdate
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.db import get_session
+from leadflow.platform.problems import PROBLEM_RESPONSES
+from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, SearchQuery, page_params
+
+router = APIRouter(prefix=API_PREFIX, tags=["campaigns"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+Reader = Annotated[Principal, Depends(require_roles(*service.READERS))]
+Writer = Annotated[Principal, Depends(require_roles(*service.WRITERS))]
+
+
+@router.get("/campaigns", response_model=Page[CampaignOut], summary="List campaigns in your cities")
+async def list_campaigns(
+    principal: Reader,
+    session: Session,
+    paging: Paging,
+    city_id: IdQuery = None,
+    channel: Annotated[str | None, Query(max_length=50)] = None,
+    active: bool | None = None,
+    q: SearchQuery = None,
+) -> dict[str, Any]:
+    rows, total = await service.list_campaigns(
+        session, principal, paging, city_id=city_id, channel=channel, active=active, q=q
+    )
+    return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=201, summary="Create a campaign")
+async def create_campaign(body: CampaignCreate, principal: Writer, session: Session) -> Any:
+    return await service.create_campaign(session, principal, body)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut, summary="Get a campaign")
+async def get_campaign(campaign_id: IdPath, principal: Reader, session: Session) -> Any:
+    return await service.get_campaign(session, principal, campaign_id)
+
+
+@router.patch("/campaigns/{campaign_id}", response_model=CampaignOut, summary="Change a campaign")
+async def update_campaign(campaign_id: IdPath, body: CampaignUpdate, principal: Writer, session: Session) -> Any:
+    return await service.update_campaign(session, principal, campaign_id, body)
+
+
+@router.delete(
+    "/campaigns/{campaign_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a campaign (soft; its requests keep the link and its number becomes free)",
+)
+async def delete_campaign(campaign_id: IdPath, principal: Writer, session: Session) -> Response:
+    await service.delete_campaign(session, principal, campaign_id)
+    return Response(status_code=204)

@@ -1,0 +1,151 @@
+"""Campaigns: who sees and changes which (SPEC §1, §5), and one live campaign per tracking number."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.models import Role
+from leadflow.accounts.policies import Principal, visible_city_ids
+from leadflow.campaigns.models import Campaign
+from leadflow.campaigns.schemas import CampaignCreate, CampaignUpdate
+from leadflow.catalog import service as catalog
+from leadflow.platform.db import utcnow
+from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
+from leadflow.platform.schemas import PageParams
+
+READERS = frozenset({Role.admin, Role.director, Role.marketer, Role.operator})
+WRITERS = frozenset({Role.admin, Role.director, Role.marketer})
+
+
+def _phone_taken() -> Conflict:
+    return Conflict(
+        "Another active campaign already uses this tracking number.",
+        type="duplicate-phone",
+        errors=[FieldError("phone", "Another active campaign already uses this tracking number.")],
+    )
+
+
+def _visible(principal: Principal) -> Select[Campaign]:
+    query = select(Campaign).where(Campaign.deleted_at.is_(None))
+    cities = visible_city_ids(principal)
+    if cities is not None:
+        query = query.where(Campaign.city_id.in_(cities))
+    return query
+
+
+async def list_campaigns(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    city_id: int | None = None,
+    channel: str | None = None,
+    active: bool | None = None,
+    q: str | None = None,
+) -> tuple[Sequence[Campaign], int]:
+    query = _visible(principal)
+    if city_id is not None:
+        query = query.where(Campaign.city_id == city_id)
+    if channel:
+        query = query.where(func.lower(Campaign.channel) == channel.lower())
+    if active is not None:
+        query = query.where(Campaign.active.is_(active))
+    if q:
+        digits = "".join(ch for ch in q if ch.isdigit())
+        conditions = [func.lower(Campaign.name).contains(q.lower(), autoescape=True)]
+        if digits:
+            conditions.append(Campaign.phone.contains(digits, autoescape=True))
+        query = query.where(or_(*conditions))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).offset(page.offset).limit(page.per_page)
+    )
+    return rows.all(), int(total or 0)
+
+
+async def get_campaign(session: AsyncSession, principal: Principal, campaign_id: int) -> Campaign:
+    campaign = await session.scalar(_visible(principal).where(Campaign.id == campaign_id))
+    if campaign is None:
+        raise NotFound(f"No campaign with id {campaign_id}.")
+    return campaign
+
+
+async def find_visible(session: AsyncSession, principal: Principal, campaign_id: int) -> Campaign | None:
+    """A campaign the principal may see, or None (for other domains validating a campaign id in a body)."""
+    return await session.scalar(_visible(principal).where(Campaign.id == campaign_id))
+
+
+async def _check_city(session: AsyncSession, principal: Principal, city_id: int) -> None:
+    cities = visible_city_ids(principal)
+    known = await catalog.city_ids_exist(session, {city_id})
+    if not known or (cities is not None and city_id not in cities):
+        raise ValidationProblem.field("city_id", "Unknown city, or not one of your cities.")
+
+
+async def _commit(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise _phone_taken() from exc
+
+
+async def _check_phone_free(session: AsyncSession, phone: str, own_id: int | None) -> None:
+    query = select(Campaign.id).where(Campaign.phone == phone, Campaign.active, Campaign.deleted_at.is_(None))
+    if own_id is not None:
+        query = query.where(Campaign.id != own_id)
+    if await session.scalar(query) is not None:
+        raise _phone_taken()
+
+
+def _check_writer(principal: Principal) -> None:
+    if principal.role not in WRITERS:
+        raise Forbidden("Your role may read campaigns but not change them.")
+
+
+async def create_campaign(session: AsyncSession, principal: Principal, data: CampaignCreate) -> Campaign:
+    _check_writer(principal)
+    await _check_city(session, principal, data.city_id)
+    if data.active:
+        await _check_phone_free(session, data.phone, None)
+    campaign = Campaign(**data.model_dump())
+    session.add(campaign)
+    await _commit(session)
+    return campaign
+
+
+async def update_campaign(
+    session: AsyncSession, principal: Principal, campaign_id: int, data: CampaignUpdate
+) -> Campaign:
+    campaign = await get_campaign(session, principal, campaign_id)
+    _check_writer(principal)
+    changes = data.changes()
+    if "city_id" in changes:
+        await _check_city(session, principal, changes["city_id"])
+    phone = changes.get("phone", campaign.phone)
+    if changes.get("active", campaign.active):
+        await _check_phone_free(session, phone, campaign.id)
+    for field, value in changes.items():
+        setattr(campaign, field, value)
+    await _commit(session)
+    return campaign
+
+
+async def delete_campaign(session: AsyncSession, principal: Principal, campaign_id: int) -> None:
+    """Soft delete: the campaign leaves every list and frees its tracking number; its requests keep the link."""
+    campaign = await get_campaign(session, principal, campaign_id)
+    _check_writer(principal)
+    campaign.deleted_at = utcnow()
+    campaign.active = False
+    await session.commit()
+
+
+async def active_campaign_for_line(session: AsyncSession, line: str) -> Campaign | None:
+    """The active campaign whose tracking number is ``line`` (normalized), for telephony."""
+    return await session.scalar(
+        select(Campaign).where(Campaign.phone == line, Campaign.active, Campaign.deleted_at.is_(None))
+    )

@@ -1,0 +1,123 @@
+"""Cash desk endpoints: directors within their cities and admins."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.policies import Principal, require_roles
+from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.cash import service
+from leadflow.cash.schemas import Balance, Kind, TransactionCreate, TransactionOut, TransactionPage, TransactionUpdate
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, etag
+from leadflow.platform.db import get_session
+from leadflow.platform.problems import PROBLEM_RESPONSES
+from leadflow.platform.schemas import IdPath, IdQuery, PageParams, page_params
+
+router = APIRouter(prefix=API_PREFIX, tags=["cash desk"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+Cashier = Annotated[Principal, Depends(require_roles(*service.CASHIERS))]
+Sort = Literal["occurred_on", "-occurred_on", "amount", "-amount", "created_at", "-created_at"]
+
+
+def _out(transaction: Any, response: Response) -> TransactionOut:
+    response.headers["ETag"] = etag(transaction.version)
+    return TransactionOut.model_validate(transaction)
+
+
+@router.get("/transactions", response_model=TransactionPage, summary="List cash-desk transactions, with totals")
+async def list_transactions(
+    principal: Cashier,
+    session: Session,
+    paging: Paging,
+    city_id: IdQuery = None,
+    type_id: IdQuery = None,
+    kind: Kind | None = None,
+    date_from: Annotated[dt.date | None, Query(description="From this business date (occurred_on), inclusive.")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Up to this business date, inclusive.")] = None,
+    request_id: IdQuery = None,
+    campaign_id: IdQuery = None,
+    master_id: IdQuery = None,
+    sort: Sort = "-occurred_on",
+) -> dict[str, Any]:
+    rows, total, totals = await service.list_transactions(
+        session,
+        principal,
+        paging,
+        sort,
+        city_id=city_id,
+        type_id=type_id,
+        kind=kind,
+        date_from=date_from,
+        date_to=date_to,
+        request_id=request_id,
+        campaign_id=campaign_id,
+        master_id=master_id,
+    )
+    return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page, "totals": totals}
+
+
+@router.post("/transactions", response_model=TransactionOut, status_code=201, summary="Book a transaction")
+async def create_transaction(
+    body: TransactionCreate, principal: Cashier, session: Session, response: Response
+) -> TransactionOut:
+    return _out(await service.create_transaction(session, principal, body), response)
+
+
+@router.get("/transactions/{transaction_id}", response_model=TransactionOut, summary="Get a transaction (ETag)")
+async def get_transaction(
+    transaction_id: IdPath, principal: Cashier, session: Session, response: Response
+) -> TransactionOut:
+    return _out(await service.get_transaction(session, principal, transaction_id), response)
+
+
+@router.patch(
+    "/transactions/{transaction_id}",
+    response_model=TransactionOut,
+    responses=VERSIONED_RESPONSES,
+    summary="Change a transaction (send the version you read, or If-Match)",
+)
+async def update_transaction(
+    transaction_id: IdPath,
+    body: TransactionUpdate,
+    principal: Cashier,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TransactionOut:
+    updated = await service.update_transaction(session, principal, transaction_id, body, if_match)
+    return _out(updated, response)
+
+
+@router.delete(
+    "/transactions/{transaction_id}",
+    status_code=204,
+    response_class=Response,
+    responses=VERSIONED_RESPONSES,
+    summary="Delete a transaction (soft)",
+)
+async def delete_transaction(
+    transaction_id: IdPath, principal: Cashier, session: Session, if_match: IfMatch = None
+) -> Response:
+    await service.delete_transaction(session, principal, transaction_id, if_match)
+    return Response(status_code=204)
+
+
+@router.get("/cash/balance", response_model=Balance, summary="Opening and closing balance per city and type")
+async def cash_balance(
+    principal: Cashier,
+    session: Session,
+    request: Request,
+    city_id: IdQuery = None,
+    date_from: Annotated[dt.date | None, Query(description="Default: the first day of date_to's month.")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Default: today in the business time zone.")] = None,
+) -> dict[str, Any]:
+    zone = (await runtime_settings(session, request.app.state.settings)).business_timezone
+    return await service.balance(
+        session, principal, city_id=city_id, date_from=date_from, date_to=date_to, business_zone=zone
+    )

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from leadflow.platform.schemas import (
+    Id,
+    InputModel,
+    MoneyIn,
+    MoneyOut,
+    OutputModel,
+    PatchModel,
+    UtcDateTime,
+)
+
+Kind = Literal["income", "expense"]
+Amount = Annotated[MoneyIn, Field(gt=0, description="A positive amount; the type's kind gives the sign.")]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+Notes = Annotated[str, Field(max_length=5000)]
+
+
+def _business_date(value: dt.date) -> dt.date:
+    if not dt.date(2000, 1, 1) <= value <= dt.date(2100, 12, 31):
+        raise ValueError("The date is out of range (2000-01-01 to 2100-12-31).")
+    return value
+
+
+BusinessDate = Annotated[dt.date, AfterValidator(_business_date)]
+
+
+class TransactionOut(OutputModel):
+    id: int
+    city_id: int
+    type_id: int
+    kind: Kind
+    amount: MoneyOut
+    occurred_on: dt.date
+    payment_reason: str | None
+    notes: str | None
+    request_id: int | None
+    campaign_id: int | None
+    master_id: int | None
+    created_by_id: int | None
+    version: int
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+    files: list[Any] = Field(default_factory=list, description="Receipts (uploads arrive with the files API).")
+
+
+class TransactionCreate(InputModel):
+    city_id: Id
+    type_id: Id
+    amount: Amount
+    occurred_on: BusinessDate
+    payment_reason: Reason | None = None
+    notes: Notes | None = None
+    campaign_id: Id | None = None
+    master_id: Id | None = None
+
+
+class TransactionUpdate(PatchModel):
+    nullable_fields = frozenset({"payment_reason", "notes", "campaign_id", "master_id"})
+
+    city_id: Id | None = None
+    type_id: Id | None = None
+    amount: Amount | None = None
+    occurred_on: BusinessDate | None = None
+    payment_reason: Reason | None = None
+    notes: Notes | None = None
+    campaign_id: Id | None = None
+    master_id: Id | None = None
+    version: int | None = Field(default=None, ge=1, description="The version you read (or send If-Match).")
+
+
+class MoneyTotals(OutputModel):
+    income: MoneyOut
+    expense: MoneyOut
+    net: MoneyOut
+
+
+class TransactionPage(OutputModel):
+    items: list[TransactionOut]
+    total: int
+    page: int
+    per_page: int
+    totals: MoneyTotals
+
+
+class TypeAmount(OutputModel):
+    type_id: int
+    name: str
+    kind: Kind
+    amount: MoneyOut
+
+
+class CityBalance(OutputModel):
+    city_id: int
+    city_name: str
+    opening: MoneyOut
+    income: MoneyOut
+    expense: MoneyOut
+    net: MoneyOut
+    closing: MoneyOut
+    by_type: list[TypeAmount]
+
+
+class BalanceTotals(OutputModel):
+    opening: MoneyOut
+    income: MoneyOut
+    expense: MoneyOut
+    net: MoneyOut
+    closing: MoneyOut
+
+
+class Period(OutputModel):
+    date_from: dt.date
+    date_to: dt.date
+
+
+class Balance(OutputModel):
+    items: list[CityBalance]
+    totals: BalanceTotals
+    period: Period
+
+
+ZERO = Decimal("0.00")

@@ -1,0 +1,333 @@
+"""The cash desk (SPEC §8): transactions per city, the balance, and the master-handover income that the requests
+domain books through :func:`sync_handover` inside its own database transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from leadflow.accounts import service as accounts
+from leadflow.accounts.models import Role
+from leadflow.accounts.policies import Principal, visible_city_ids
+from leadflow.campaigns import service as campaigns
+from leadflow.cash.models import Transaction
+from leadflow.cash.schemas import ZERO, TransactionCreate, TransactionUpdate
+from leadflow.catalog import service as catalog
+from leadflow.catalog.models import MASTER_HANDOVER, TransactionType
+from leadflow.platform.concurrency import check_version, stale
+from leadflow.platform.db import utcnow
+from leadflow.platform.periods import check_range, today
+from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
+from leadflow.platform.schemas import PageParams
+
+CASHIERS = frozenset({Role.admin, Role.director})
+SORTS = {"occurred_on": Transaction.occurred_on, "amount": Transaction.amount, "created_at": Transaction.created_at}
+
+
+class ManagedByRequest(Conflict):
+    type = "managed-by-request"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This is a request's master-handover income; correct the request's money instead (PATCH /requests/{id})."
+        )
+
+
+def _check_cashier(principal: Principal) -> None:
+    if principal.role not in CASHIERS:
+        raise Forbidden("Only directors and admins work with the cash desk.")
+
+
+def _visible(principal: Principal) -> Select[Transaction]:
+    query = select(Transaction).join(Transaction.type).where(Transaction.deleted_at.is_(None))
+    cities = visible_city_ids(principal)
+    if cities is not None:
+        query = query.where(Transaction.city_id.in_(cities))
+    return query
+
+
+def _filtered(
+    principal: Principal,
+    *,
+    city_id: int | None,
+    type_id: int | None,
+    kind: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    request_id: int | None,
+    campaign_id: int | None,
+    master_id: int | None,
+) -> Select[Transaction]:
+    check_range(date_from, date_to)
+    query = _visible(principal)
+    for column, value in (
+        (Transaction.city_id, city_id),
+        (Transaction.type_id, type_id),
+        (Transaction.request_id, request_id),
+        (Transaction.campaign_id, campaign_id),
+        (Transaction.master_id, master_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if kind is not None:
+        query = query.where(TransactionType.kind == kind)
+    if date_from is not None:
+        query = query.where(Transaction.occurred_on >= date_from)
+    if date_to is not None:
+        query = query.where(Transaction.occurred_on <= date_to)
+    return query
+
+
+async def list_transactions(
+    session: AsyncSession, principal: Principal, page: PageParams, sort: str = "-occurred_on", **filters: Any
+) -> tuple[Sequence[Transaction], int, dict[str, Decimal]]:
+    _check_cashier(principal)
+    query = _filtered(principal, **filters)
+    signed = case((TransactionType.kind == "income", Transaction.amount), else_=-Transaction.amount)
+    income = case((TransactionType.kind == "income", Transaction.amount), else_=0)
+    summary = (
+        await session.execute(
+            query.with_only_columns(
+                func.count(), func.coalesce(func.sum(income), 0), func.coalesce(func.sum(signed), 0)
+            )
+        )
+    ).one()
+    column = SORTS[sort.lstrip("-")]
+    order = (column.desc(), Transaction.id.desc()) if sort.startswith("-") else (column.asc(), Transaction.id.asc())
+    rows = await session.scalars(
+        query.options(joinedload(Transaction.type)).order_by(*order).offset(page.offset).limit(page.per_page)
+    )
+    total_income = Decimal(str(summary[1])).quantize(ZERO)
+    net = Decimal(str(summary[2])).quantize(ZERO)
+    totals = {"income": total_income, "expense": total_income - net, "net": net}
+    return rows.unique().all(), int(summary[0]), totals
+
+
+async def get_transaction(session: AsyncSession, principal: Principal, transaction_id: int) -> Transaction:
+    _check_cashier(principal)
+    found = await session.scalar(
+        _visible(principal).options(joinedload(Transaction.type)).where(Transaction.id == transaction_id)
+    )
+    if found is None:
+        raise NotFound(f"No transaction with id {transaction_id}.")
+    return found
+
+
+async def _check_refs(
+    session: AsyncSession, principal: Principal, values: dict[str, Any], *, new_type: bool = True
+) -> TransactionType:
+    """The city is the caller's, the type is bookable (active when newly chosen), a campaign or master belongs to the
+    same city."""
+    errors: list[FieldError] = []
+    cities = visible_city_ids(principal)
+    city_id = values["city_id"]
+    if not await catalog.city_ids_exist(session, {city_id}) or (cities is not None and city_id not in cities):
+        errors.append(FieldError("city_id", "Unknown city, or not one of your cities."))
+    type_ = await catalog.get_transaction_type(session, values["type_id"])
+    if type_ is None or (new_type and not type_.active):
+        errors.append(FieldError("type_id", "Unknown or inactive transaction type."))
+    elif type_.code == MASTER_HANDOVER:
+        errors.append(FieldError("type_id", "Master handover income is booked by the system when a request is done."))
+    if values.get("campaign_id") is not None:
+        campaign = await campaigns.find_visible(session, principal, values["campaign_id"])
+        if campaign is None or campaign.city_id != city_id:
+            errors.append(FieldError("campaign_id", "Unknown campaign, or a campaign of another city."))
+    master_id = values.get("master_id")
+    if master_id is not None and await accounts.master_city_id(session, master_id) != city_id:
+        errors.append(FieldError("master_id", "Unknown master, or a master of another city."))
+    if errors:
+        raise ValidationProblem("The transaction is not valid; see errors.", errors)
+    assert type_ is not None
+    return type_
+
+
+async def _commit(session: AsyncSession) -> None:
+    try:
+        await session.commit()
+    except StaleDataError as exc:
+        await session.rollback()
+        raise stale() from exc
+
+
+async def create_transaction(session: AsyncSession, principal: Principal, data: TransactionCreate) -> Transaction:
+    _check_cashier(principal)
+    values = data.model_dump()
+    type_ = await _check_refs(session, principal, values)
+    transaction = Transaction(**values, created_by_id=principal.id)
+    transaction.type = type_
+    session.add(transaction)
+    await session.commit()
+    return transaction
+
+
+async def update_transaction(
+    session: AsyncSession, principal: Principal, transaction_id: int, data: TransactionUpdate, if_match: str | None
+) -> Transaction:
+    transaction = await get_transaction(session, principal, transaction_id)
+    changes = data.changes()
+    check_version(transaction.version, changes.pop("version", None), if_match)
+    if transaction.request_id is not None:
+        raise ManagedByRequest()
+    merged = {
+        field: changes.get(field, getattr(transaction, field))
+        for field in ("city_id", "type_id", "campaign_id", "master_id")
+    }
+    type_ = await _check_refs(session, principal, merged, new_type="type_id" in changes)
+    for field, value in changes.items():
+        setattr(transaction, field, value)
+    transaction.type = type_
+    await _commit(session)
+    return transaction
+
+
+async def delete_transaction(
+    session: AsyncSession, principal: Principal, transaction_id: int, if_match: str | None
+) -> None:
+    """Soft delete. ``If-Match`` is honoured when sent; a delete without it is allowed (nothing to merge)."""
+    transaction = await get_transaction(session, principal, transaction_id)
+    if if_match is not None:
+        check_version(transaction.version, None, if_match)
+    if transaction.request_id is not None:
+        raise ManagedByRequest()
+    transaction.deleted_at = utcnow()
+    await _commit(session)
+
+
+# The master handover, booked for the requests domain --------------------------------------------------------------
+async def sync_handover(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    city_id: int,
+    master_id: int | None,
+    amount: Decimal | None,
+    occurred_on: dt.date | None,
+    actor_id: int | None,
+) -> Transaction | None:
+    """Make the request's live handover income match ``amount``: create it, correct it, or soft-delete it when the
+    amount is None or not positive. Flushes, never commits: the caller's status change and this share one database
+    transaction. The partial unique index on ``request_id`` keeps it single even under concurrent saves."""
+    live = await session.scalar(
+        select(Transaction).where(Transaction.request_id == request_id, Transaction.deleted_at.is_(None))
+    )
+    if amount is None or amount <= 0:
+        if live is not None:
+            live.deleted_at = utcnow()
+            await session.flush()
+        return None
+    assert occurred_on is not None
+    if live is None:
+        type_ = await catalog.system_transaction_type(session, MASTER_HANDOVER)
+        live = Transaction(
+            city_id=city_id,
+            type_id=type_.id,
+            amount=amount,
+            occurred_on=occurred_on,
+            payment_reason=f"Master handover, request #{request_id}",
+            request_id=request_id,
+            master_id=master_id,
+            created_by_id=actor_id,
+        )
+        session.add(live)
+    else:
+        live.amount, live.occurred_on, live.city_id, live.master_id = amount, occurred_on, city_id, master_id
+    await session.flush()
+    return live
+
+
+async def live_handover_count(session: AsyncSession, request_id: int) -> int:
+    """How many live transactions a request has (0 or 1; for checks and tests of the single-transaction rule)."""
+    found = await session.scalar(
+        select(func.count()).where(Transaction.request_id == request_id, Transaction.deleted_at.is_(None))
+    )
+    return int(found or 0)
+
+
+# Balance ----------------------------------------------------------------------------------------------------------
+async def balance(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    city_id: int | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+    business_zone: str,
+) -> dict[str, Any]:
+    """Per city and type: opening balance (everything before the period), income, expense, net, closing. One
+    aggregate statement over all rows; cities without transactions show zeros."""
+    _check_cashier(principal)
+    date_to = date_to or today(business_zone)
+    date_from = date_from or date_to.replace(day=1)
+    check_range(date_from, date_to)
+    visible = visible_city_ids(principal)
+    if city_id is not None:
+        if visible is not None and city_id not in visible:
+            raise NotFound(f"No city with id {city_id}.")
+        wanted: frozenset[int] | None = frozenset({city_id})
+    else:
+        wanted = visible
+    city_rows = await catalog.list_cities(session, wanted)
+    if city_id is not None and not city_rows:
+        raise NotFound(f"No city with id {city_id}.")
+    before = case((Transaction.occurred_on < date_from, Transaction.amount), else_=0)
+    within = case((Transaction.occurred_on >= date_from, Transaction.amount), else_=0)
+    query = (
+        select(
+            Transaction.city_id,
+            TransactionType.id,
+            TransactionType.name,
+            TransactionType.kind,
+            func.sum(before),
+            func.sum(within),
+        )
+        .join(TransactionType, TransactionType.id == Transaction.type_id)
+        .where(Transaction.deleted_at.is_(None), Transaction.occurred_on <= date_to)
+        .group_by(Transaction.city_id, TransactionType.id, TransactionType.name, TransactionType.kind)
+        .order_by(TransactionType.name, TransactionType.id)
+    )
+    if wanted is not None:
+        query = query.where(Transaction.city_id.in_(wanted))
+    per_city: dict[int, list[Any]] = {}
+    for row in await session.execute(query):
+        per_city.setdefault(row[0], []).append(row)
+
+    def money(value: Any) -> Decimal:
+        return Decimal(str(value or 0)).quantize(ZERO)
+
+    items = []
+    totals: dict[str, Decimal] = dict.fromkeys(("opening", "income", "expense", "net", "closing"), ZERO)
+    for city in city_rows:
+        opening = income = expense = ZERO
+        by_type = []
+        for _, type_id, name, kind, before_sum, within_sum in per_city.get(city.id, []):
+            sign = 1 if kind == "income" else -1
+            opening += sign * money(before_sum)
+            amount = money(within_sum)
+            if kind == "income":
+                income += amount
+            else:
+                expense += amount
+            if amount:
+                by_type.append({"type_id": type_id, "name": name, "kind": kind, "amount": amount})
+        net = income - expense
+        item: dict[str, Any] = {
+            "city_id": city.id,
+            "city_name": city.name,
+            "opening": opening,
+            "income": income,
+            "expense": expense,
+            "net": net,
+            "closing": opening + net,
+            "by_type": by_type,
+        }
+        items.append(item)
+        for key in totals:
+            totals[key] += item[key]
+    return {"items": items, "totals": totals, "period": {"date_from": date_from, "date_to": date_to}}

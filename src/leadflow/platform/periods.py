@@ -1,0 +1,41 @@
+"""Date ranges as the API takes them (SPEC §4): inclusive calendar dates in a city's (or the business) time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from leadflow.platform.problems import FieldError, ValidationProblem
+
+MAX_SPAN_DAYS = 3700  # about ten years: anything longer is a typo, not a report
+
+
+def check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    if date_from is not None and date_to is not None:
+        if date_from > date_to:
+            raise ValidationProblem(
+                "date_from is after date_to.", [FieldError("date_from", "Must be on or before date_to.")]
+            )
+        if (date_to - date_from).days > MAX_SPAN_DAYS:
+            raise ValidationProblem(
+                "The period is too long.", [FieldError("date_to", "A period may span at most ten years.")]
+            )
+
+
+def utc_bounds(
+    date_from: dt.date | None, date_to: dt.date | None, zone: str
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``[start, end)`` in UTC covering the calendar days ``date_from``..``date_to`` in ``zone``."""
+    check_range(date_from, date_to)
+    tz = ZoneInfo(zone)
+    start = dt.datetime.combine(date_from, dt.time(), tz).astimezone(dt.UTC) if date_from else None
+    end = dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(), tz).astimezone(dt.UTC) if date_to else None
+    return start, end
+
+
+def today(zone: str) -> dt.date:
+    return dt.datetime.now(ZoneInfo(zone)).date()
+
+
+def local_date(moment: dt.datetime, zone: str) -> dt.date:
+    return moment.astimezone(ZoneInfo(zone)).date()

@@ -1,0 +1,204 @@
+"""Request endpoints: the lists every queue lives in, intake, edits, the state machine, history, earnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.models import Role
+from leadflow.accounts.policies import AdminOnly, Principal, SignedIn, require_roles
+from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, etag
+from leadflow.platform.db import get_session
+from leadflow.platform.problems import PROBLEM_RESPONSES
+from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, SearchQuery, page_params
+from leadflow.requests import service, workflow
+from leadflow.requests.models import Request as RequestRow
+from leadflow.requests.schemas import (
+    Earnings,
+    EventOut,
+    MoveOut,
+    RequestCreate,
+    RequestListItem,
+    RequestOut,
+    RequestPage,
+    RequestUpdate,
+    StatusOut,
+    TransitionIn,
+)
+from leadflow.requests.workflow import Queue, Status
+
+router = APIRouter(prefix=API_PREFIX, tags=["requests"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+IntakeWriter = Annotated[Principal, Depends(require_roles(*service.INTAKE_WRITERS))]
+# Marketers read requests; every write is for the roles below (the service checks fields and moves).
+RequestWriter = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.operator, Role.master))]
+EarningsReader = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.master))]
+Sort = Literal["created_at", "-created_at", "visit_at", "-visit_at", "status", "-status", "callback_at", "-callback_at"]
+DateQuery = Annotated[dt.date | None, Query(description="Calendar date in the city's (or business) time zone.")]
+
+
+def request_out(row: RequestRow, response: Response | None = None) -> RequestOut:
+    if response is not None:
+        response.headers["ETag"] = etag(row.version)
+    return RequestOut.model_validate(_shape(row))
+
+
+def _shape(row: RequestRow) -> dict[str, Any]:
+    data = {column: getattr(row, column) for column in RequestListItem.model_fields if hasattr(row, column)}
+    data["status_label"] = workflow.label(row.status)
+    data["queue"] = workflow.queue_of(row.status)
+    return data
+
+
+async def _settings(session: AsyncSession, request: Request) -> tuple[str, Decimal]:
+    runtime = await runtime_settings(session, request.app.state.settings)
+    return runtime.business_timezone, runtime.company_share
+
+
+@router.get("/requests", response_model=RequestPage, summary="List requests (every filter applied on the server)")
+async def list_requests(
+    principal: SignedIn,
+    session: Session,
+    paging: Paging,
+    request: Request,
+    queue: Queue | None = Query(None, description="intake or work (refused requests are in both)."),
+    status: Annotated[list[Status] | None, Query(description="Repeatable: ?status=new&status=callback")] = None,
+    city_id: IdQuery = None,
+    master_id: IdQuery = None,
+    campaign_id: IdQuery = None,
+    request_type_id: IdQuery = None,
+    direction_id: IdQuery = None,
+    q: SearchQuery = None,
+    date_from: DateQuery = None,
+    date_to: DateQuery = None,
+    date_field: Literal["created_at", "visit_at"] = "created_at",
+    sort: Sort = Query("-created_at", description="Newest first by default; the id breaks ties."),
+) -> dict[str, Any]:
+    zone, _ = await _settings(session, request)
+    filters = service.Filters(
+        queue=queue,
+        statuses=tuple(status or ()),
+        city_id=city_id,
+        master_id=master_id,
+        campaign_id=campaign_id,
+        request_type_id=request_type_id,
+        direction_id=direction_id,
+        q=q,
+        date_from=date_from,
+        date_to=date_to,
+        date_field=date_field,
+    )
+    rows, total, totals = await service.list_requests(
+        session, principal, paging, filters, sort=sort, business_zone=zone
+    )
+    return {
+        "items": [_shape(row) for row in rows],
+        "total": total,
+        "page": paging.page,
+        "per_page": paging.per_page,
+        "totals": totals,
+    }
+
+
+@router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")
+async def create_request(body: RequestCreate, principal: IntakeWriter, session: Session, response: Response) -> Any:
+    return request_out(await service.create_request(session, principal, body), response)
+
+
+@router.get("/requests/workflow", response_model=list[MoveOut], summary="The transition table (SPEC §3.2)")
+async def transition_table(_: SignedIn) -> list[dict[str, Any]]:
+    return [
+        {
+            "from_statuses": sorted(move.sources, key=list(Status).index),
+            "to": move.target,
+            "roles": ["admin", *sorted(r.value for r in move.roles)],
+            "requires": sorted(n.value for n in move.needs),
+            "description": move.description,
+        }
+        for move in workflow.MOVES
+    ]
+
+
+@router.get("/requests/statuses", response_model=list[StatusOut], summary="Statuses with labels and queues")
+async def statuses(_: SignedIn) -> list[dict[str, Any]]:
+    return [
+        {"code": code, "label": ru, "label_en": en, "queue": queue}
+        for code, (ru, en, queue) in workflow.STATUSES.items()
+    ]
+
+
+@router.get("/requests/{request_id}", response_model=RequestOut, summary="Get a request (ETag)")
+async def get_request(request_id: IdPath, principal: SignedIn, session: Session, response: Response) -> Any:
+    return request_out(await service.get_request(session, principal, request_id), response)
+
+
+@router.patch(
+    "/requests/{request_id}",
+    response_model=RequestOut,
+    responses=VERSIONED_RESPONSES,
+    summary="Change a request (fields by role and status; send the version you read, or If-Match)",
+)
+async def update_request(
+    request_id: IdPath,
+    body: RequestUpdate,
+    principal: RequestWriter,
+    session: Session,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Any:
+    _, share = await _settings(session, request)
+    row = await service.update_request(session, principal, request_id, body, if_match, default_share=share)
+    return request_out(row, response)
+
+
+@router.post(
+    "/requests/{request_id}/transitions",
+    response_model=RequestOut,
+    responses=VERSIONED_RESPONSES,
+    summary="Move a request to another status (SPEC §3.2)",
+    description="409 `invalid-transition` with `allowed` when the move is not in the table; 403 when your role may "
+    "not make it; 422 when what it requires is missing.",
+)
+async def transition(
+    request_id: IdPath,
+    body: TransitionIn,
+    principal: RequestWriter,
+    session: Session,
+    request: Request,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Any:
+    _, share = await _settings(session, request)
+    row = await service.transition(session, principal, request_id, body, if_match, default_share=share)
+    return request_out(row, response)
+
+
+@router.get("/requests/{request_id}/events", response_model=Page[EventOut], summary="A request's history, oldest first")
+async def list_events(request_id: IdPath, principal: SignedIn, session: Session, paging: Paging) -> dict[str, Any]:
+    rows, total = await service.list_events(session, principal, request_id, paging)
+    return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
+
+
+@router.delete("/requests/{request_id}", status_code=204, response_class=Response, summary="Delete a request (soft)")
+async def delete_request(request_id: IdPath, principal: AdminOnly, session: Session) -> Response:
+    await service.delete_request(session, principal, request_id)
+    return Response(status_code=204)
+
+
+@router.get("/masters/{master_id}/earnings", response_model=Earnings, summary="A master's earnings for a period")
+async def master_earnings(
+    master_id: IdPath,
+    principal: EarningsReader,
+    session: Session,
+    date_from: Annotated[dt.date | None, Query(description="Default: the first day of date_to's month.")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Default: today in the master's city.")] = None,
+) -> dict[str, Any]:
+    return await service.earnings(session, principal, master_id, date_from, date_to)

@@ -1,0 +1,641 @@
+"""Requests: intake, the list and search, the state machine of SPEC §3.2, the money of §3.3 and the history.
+
+Every write is one database transaction: the request row (guarded by its version), its event rows and the linked
+handover income (through ``cash.service``) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from leadflow.accounts import service as accounts
+from leadflow.accounts.models import Role, User
+from leadflow.accounts.policies import Principal, visible_city_ids
+from leadflow.campaigns import service as campaigns
+from leadflow.cash import service as cash
+from leadflow.catalog import service as catalog
+from leadflow.catalog.models import FIRST_TIME, REPEAT
+from leadflow.platform.concurrency import check_version, stale
+from leadflow.platform.db import utcnow
+from leadflow.platform.money import CENT
+from leadflow.platform.periods import local_date, today, utc_bounds
+from leadflow.platform.phones import PhoneError, normalize_phone
+from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
+from leadflow.platform.schemas import MAX_ID, PageParams
+from leadflow.requests import money
+from leadflow.requests.models import Request, RequestEvent
+from leadflow.requests.schemas import RequestCreate, RequestUpdate, TransitionIn
+from leadflow.requests.workflow import (
+    AWAITING,
+    INTAKE,
+    Need,
+    Queue,
+    Status,
+    allowed_targets,
+    find_move,
+    queue_statuses,
+)
+
+INTAKE_WRITERS = frozenset({Role.admin, Role.director, Role.operator})
+INTAKE_FIELDS = frozenset(
+    {
+        "city_id",
+        "client_phone",
+        "request_type_id",
+        "campaign_id",
+        "direction_id",
+        "client_name",
+        "address",
+        "visit_at",
+        "problem",
+        "call_center_notes",
+    }
+)
+MONEY_FIELDS = frozenset({"result", "expenses"})
+SORTS = {
+    "created_at": Request.created_at,
+    "visit_at": Request.visit_at,
+    "status": Request.status,
+    "callback_at": Request.callback_at,
+}
+MOVE_FIELDS = ("master_id", "result", "expenses", "callback_at")  # the body fields only some moves take
+
+
+class InvalidTransition(Conflict):
+    type = "invalid-transition"
+
+
+class FieldLocked(Conflict):
+    type = "field-locked"
+
+
+@dataclass(frozen=True)
+class Filters:
+    queue: Queue | None = None
+    statuses: tuple[Status, ...] = ()
+    city_id: int | None = None
+    master_id: int | None = None
+    campaign_id: int | None = None
+    request_type_id: int | None = None
+    direction_id: int | None = None
+    q: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    date_field: str = "created_at"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _event(
+    request: Request, actor: Principal | None, kind: str, *, to: str | None = None, frm: str | None = None, **data: Any
+) -> RequestEvent:
+    clean = {k: _jsonable(v) for k, v in data.items() if v is not None}
+    return RequestEvent(
+        request_id=request.id,
+        actor_id=actor.id if actor else None,
+        kind=kind,
+        from_status=frm,
+        to_status=to,
+        data=clean or None,
+    )
+
+
+# Reading ----------------------------------------------------------------------------------------------------------
+def _scoped(principal: Principal) -> Select[Request]:
+    query = select(Request).where(Request.deleted_at.is_(None))
+    if principal.role is Role.master:
+        return query.where(Request.master_id == principal.id)
+    cities = visible_city_ids(principal)
+    if cities is not None:
+        query = query.where(Request.city_id.in_(cities))
+    return query
+
+
+def _loaded() -> tuple[Any, ...]:
+    return (
+        joinedload(Request.city),
+        joinedload(Request.campaign),
+        joinedload(Request.request_type),
+        joinedload(Request.direction),
+        joinedload(Request.master),
+    )
+
+
+def _search(q: str) -> Any:
+    """``q`` matches a name or address fragment, a phone fragment (as typed: ``8 916 123`` finds ``7916123…``) or
+    the request id."""
+    text = q.strip()
+    conditions = [
+        func.lower(Request.client_name).contains(text.lower(), autoescape=True),
+        func.lower(Request.address).contains(text.lower(), autoescape=True),
+    ]
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if digits:
+        with suppress(PhoneError):
+            digits = normalize_phone(text)
+        conditions.append(Request.client_phone.contains(digits, autoescape=True))
+    if text.isdigit() and int(text) <= MAX_ID:
+        conditions.append(Request.id == int(text))
+    return or_(*conditions)
+
+
+async def _zone(session: AsyncSession, city_id: int | None, business_zone: str) -> str:
+    if city_id is not None:
+        city = await catalog.get_city(session, city_id)
+        if city is not None:
+            return city.timezone
+    return business_zone
+
+
+async def _filtered(
+    session: AsyncSession, principal: Principal, filters: Filters, business_zone: str
+) -> Select[Request]:
+    query = _scoped(principal)
+    statuses = set(filters.statuses)
+    if filters.queue is not None:
+        in_queue = queue_statuses(filters.queue)
+        statuses = statuses & in_queue if statuses else set(in_queue)
+        if not statuses:
+            return query.where(Request.id == -1)
+    if statuses:
+        query = query.where(Request.status.in_(sorted(statuses)))
+    for column, value in (
+        (Request.city_id, filters.city_id),
+        (Request.master_id, filters.master_id),
+        (Request.campaign_id, filters.campaign_id),
+        (Request.request_type_id, filters.request_type_id),
+        (Request.direction_id, filters.direction_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.q:
+        query = query.where(_search(filters.q))
+    if filters.date_from or filters.date_to:
+        zone = await _zone(session, filters.city_id, business_zone)
+        start, end = utc_bounds(filters.date_from, filters.date_to, zone)
+        moment = Request.visit_at if filters.date_field == "visit_at" else Request.created_at
+        if start is not None:
+            query = query.where(moment >= start)
+        if end is not None:
+            query = query.where(moment < end)
+    return query
+
+
+def _money(value: Any) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+async def list_requests(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    filters: Filters,
+    *,
+    sort: str = "-created_at",
+    business_zone: str,
+) -> tuple[Sequence[Request], int, dict[str, Decimal]]:
+    """One page, the count and the money totals of every matching row; filters, order and totals all in SQL."""
+    query = await _filtered(session, principal, filters, business_zone)
+    summary = (
+        await session.execute(
+            query.with_only_columns(
+                func.count(),
+                func.sum(Request.result),
+                func.sum(Request.expenses),
+                func.sum(Request.net_amount),
+                func.sum(Request.master_handover),
+            )
+        )
+    ).one()
+    descending = sort.startswith("-")
+    column = SORTS[sort.lstrip("-")]
+    if descending:
+        order = (column.desc().nulls_last(), Request.id.desc())
+    else:
+        order = (column.asc().nulls_last(), Request.id.asc())
+    rows = await session.scalars(query.options(*_loaded()).order_by(*order).offset(page.offset).limit(page.per_page))
+    totals = {
+        "result": _money(summary[1]),
+        "expenses": _money(summary[2]),
+        "net_amount": _money(summary[3]),
+        "master_handover": _money(summary[4]),
+    }
+    return rows.unique().all(), int(summary[0]), totals
+
+
+async def get_request(session: AsyncSession, principal: Principal, request_id: int) -> Request:
+    found = await session.scalar(_scoped(principal).options(*_loaded()).where(Request.id == request_id))
+    if found is None:
+        raise NotFound(f"No request with id {request_id}.")
+    return found
+
+
+async def _reload(session: AsyncSession, request_id: int) -> Request:
+    """The stored row with its nested objects, after a write (populate_existing refreshes the identity map)."""
+    found = await session.scalar(
+        select(Request).options(*_loaded()).where(Request.id == request_id).execution_options(populate_existing=True)
+    )
+    assert found is not None
+    return found
+
+
+async def list_events(
+    session: AsyncSession, principal: Principal, request_id: int, page: PageParams
+) -> tuple[Sequence[RequestEvent], int]:
+    await get_request(session, principal, request_id)
+    total = await session.scalar(select(func.count()).where(RequestEvent.request_id == request_id))
+    rows = await session.scalars(
+        select(RequestEvent)
+        .where(RequestEvent.request_id == request_id)
+        .order_by(RequestEvent.id)
+        .offset(page.offset)
+        .limit(page.per_page)
+    )
+    return rows.all(), int(total or 0)
+
+
+# Checks on references ---------------------------------------------------------------------------------------------
+async def _check_refs(
+    session: AsyncSession, principal: Principal, values: dict[str, Any], city_id: int
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if "city_id" in values:
+        cities = visible_city_ids(principal)
+        city = await catalog.get_city(session, city_id)
+        if city is None or not city.active or (cities is not None and city_id not in cities):
+            errors.append(FieldError("city_id", "Unknown or inactive city, or not one of your cities."))
+    if values.get("request_type_id") is not None:
+        type_ = await catalog.get_request_type(session, values["request_type_id"])
+        if type_ is None or not type_.active:
+            errors.append(FieldError("request_type_id", "Unknown or inactive request type."))
+    if values.get("direction_id") is not None:
+        direction = await catalog.get_direction(session, values["direction_id"])
+        if direction is None or not direction.active:
+            errors.append(FieldError("direction_id", "Unknown or inactive direction."))
+    if values.get("campaign_id") is not None:
+        campaign = await campaigns.find_visible(session, principal, values["campaign_id"])
+        if campaign is None or campaign.city_id != city_id:
+            errors.append(FieldError("campaign_id", "Unknown campaign, or a campaign of another city."))
+    return errors
+
+
+async def type_for_phone(session: AsyncSession, phone: str) -> int:
+    """first_time when this phone never had a request (any source, any city), else repeat."""
+    seen = await session.scalar(select(Request.id).where(Request.client_phone == phone).limit(1))
+    return await catalog.request_type_id(session, REPEAT if seen is not None else FIRST_TIME)
+
+
+@asynccontextmanager
+async def _unit_of_work(session: AsyncSession) -> AsyncIterator[None]:
+    """Run the writes and commit them together. A racing writer that read the same version loses at its UPDATE
+    (``WHERE version = …`` matches nothing) or at the one-live-handover index: 409, and nothing of it is kept."""
+    try:
+        yield
+        await session.commit()
+    except (StaleDataError, IntegrityError) as exc:
+        await session.rollback()
+        raise stale() from exc
+
+
+# Intake -----------------------------------------------------------------------------------------------------------
+async def create_request(
+    session: AsyncSession, principal: Principal, data: RequestCreate, *, source: str = "manual"
+) -> Request:
+    if principal.role not in INTAKE_WRITERS:
+        raise Forbidden("Only operators, directors and admins take requests.")
+    values = data.model_dump()
+    errors = await _check_refs(session, principal, values, data.city_id)
+    if errors:
+        raise ValidationProblem("The request is not valid; see errors.", errors)
+    if values["request_type_id"] is None:
+        values["request_type_id"] = await type_for_phone(session, data.client_phone)
+    now = utcnow()
+    request = Request(
+        **values,
+        status=Status.new,
+        source=source,
+        operator_id=principal.id if principal.role is Role.operator else None,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    async with _unit_of_work(session):
+        await session.flush()
+        session.add(_event(request, principal, "created", to=Status.new, source=source))
+    return await _reload(session, request.id)
+
+
+# Editing ----------------------------------------------------------------------------------------------------------
+def _field_rights(principal: Principal, request: Request, fields: set[str]) -> None:
+    role = principal.role
+    status = Status(request.status)
+    if role is Role.master:
+        allowed = {"master_notes"}
+    elif role is Role.operator:
+        allowed = set(INTAKE_FIELDS)
+    else:
+        allowed = set(INTAKE_FIELDS) | MONEY_FIELDS | {"master_notes"}
+    forbidden = sorted(fields - allowed)
+    if forbidden:
+        raise Forbidden(
+            "Your role may not change these fields.",
+            errors=[FieldError(f, "Your role may not change this field.") for f in forbidden],
+        )
+    locked: list[FieldError] = []
+    if role is Role.operator and status not in INTAKE | AWAITING:
+        locked += [FieldError(f, "Operators edit a request only before a master accepts it.") for f in sorted(fields)]
+    if "city_id" in fields and request.master_id is not None:
+        locked.append(FieldError("city_id", "The city cannot change while a master is assigned."))
+    if fields & MONEY_FIELDS and status is not Status.done:
+        locked += [
+            FieldError(f, "Money is reported with the move to done; it can be corrected once the request is done.")
+            for f in sorted(fields & MONEY_FIELDS)
+        ]
+    if locked:
+        raise FieldLocked("Some fields cannot change in this status; see errors.", errors=locked)
+
+
+async def update_request(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: int,
+    data: RequestUpdate,
+    if_match: str | None,
+    *,
+    default_share: Decimal,
+) -> Request:
+    request = await get_request(session, principal, request_id)
+    changes = data.changes()
+    check_version(request.version, changes.pop("version", None), if_match)
+    if not changes:
+        return request
+    _field_rights(principal, request, set(changes))
+    city_id = changes.get("city_id", request.city_id)
+    check = dict(changes)
+    if "city_id" in changes and "campaign_id" not in changes and request.campaign_id is not None:
+        check["campaign_id"] = request.campaign_id  # the campaign must still belong to the new city
+    errors = await _check_refs(session, principal, check, city_id)
+    if errors:
+        raise ValidationProblem("The change is not valid; see errors.", errors)
+
+    diff: dict[str, Any] = {}
+    money_changed = bool(changes.keys() & MONEY_FIELDS)
+    if money_changed:
+        result = changes.pop("result", request.result)
+        expenses = changes.pop("expenses", request.expenses)
+        _check_money(result, expenses)
+        share = request.company_share if request.company_share is not None else default_share
+        computed = money.compute(result, expenses, share)
+        for field in ("result", "expenses", "net_amount", "master_handover"):
+            old, new = getattr(request, field), getattr(computed, field)
+            if old != new:
+                diff[field] = {"from": _jsonable(old), "to": _jsonable(new)}
+                setattr(request, field, new)
+        request.company_share = share
+    for field, value in changes.items():
+        old = getattr(request, field)
+        if old != value:
+            diff[field] = {"from": _jsonable(old), "to": _jsonable(value)}
+            setattr(request, field, value)
+    if not diff:
+        return request
+    if principal.role is Role.operator:
+        request.operator_id = principal.id
+    kind = "money_corrected" if money_changed and diff.keys() & {"result", "expenses"} else "updated"
+    async with _unit_of_work(session):
+        await session.flush()
+        session.add(_event(request, principal, kind, changes=diff))
+        if money_changed:
+            await cash.sync_handover(
+                session,
+                request_id=request.id,
+                city_id=request.city_id,
+                master_id=request.master_id,
+                amount=request.master_handover,
+                occurred_on=await _completion_date(session, request),
+                actor_id=principal.id,
+            )
+    return await _reload(session, request.id)
+
+
+def _check_money(result: Decimal | None, expenses: Decimal | None) -> None:
+    errors = []
+    if result is None:
+        errors.append(FieldError("result", "Report what the client paid (0 or more)."))
+    if expenses is None:
+        errors.append(FieldError("expenses", "Report the master's expenses on the job (0 or more)."))
+    if result is not None and expenses is not None and expenses > result:
+        errors.append(FieldError("expenses", "Expenses cannot be greater than the result."))
+    if errors:
+        raise ValidationProblem("The money is not valid; see errors.", errors)
+
+
+async def _completion_date(session: AsyncSession, request: Request) -> dt.date:
+    city = await catalog.get_city(session, request.city_id)
+    zone = city.timezone if city is not None else "Europe/Moscow"
+    return local_date(request.completed_at or utcnow(), zone)
+
+
+# The state machine ------------------------------------------------------------------------------------------------
+async def _check_master(session: AsyncSession, request: Request, master_id: int | None, *, other: bool) -> User:
+    if master_id is None:
+        raise ValidationProblem.field("master_id", "Name the master to offer the request to.")
+    master = await accounts.active_master(session, master_id)
+    if master is None or master.master is None or master.master.city_id != request.city_id:
+        raise ValidationProblem.field("master_id", "Unknown or blocked master, or a master of another city.")
+    if other and master_id == request.master_id:
+        raise ValidationProblem.field("master_id", "The request is already this master's; name another master.")
+    return master
+
+
+async def transition(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: int,
+    body: TransitionIn,
+    if_match: str | None,
+    *,
+    default_share: Decimal,
+) -> Request:
+    request = await get_request(session, principal, request_id)
+    check_version(request.version, body.version, if_match)
+    current, target = Status(request.status), body.to
+    move = find_move(current, target, request.was_assigned)
+    if move is None:
+        allowed = allowed_targets(current, request.was_assigned)
+        raise InvalidTransition(
+            f"A request in status {current.value} cannot move to {target.value}.",
+            allowed=allowed,
+            current_status=current.value,
+        )
+    if not move.allows(principal.role):
+        raise Forbidden(f"Your role may not move a request from {current.value} to {target.value}.")
+
+    used = {f for f in MOVE_FIELDS if getattr(body, f) is not None}
+    takes = {"callback_at"} if target is Status.callback else set()
+    if move.needs & {Need.master, Need.other_master}:
+        takes.add("master_id")
+    if Need.money in move.needs:
+        takes |= {"result", "expenses"}
+    extra = sorted(used - takes)
+    if extra:
+        raise ValidationProblem(
+            f"These fields are not used by a move to {target.value}.",
+            [FieldError(f, f"Not used by a move to {target.value}.") for f in extra],
+        )
+    errors: list[FieldError] = []
+    if Need.booking in move.needs:
+        if not request.address:
+            errors.append(FieldError("address", "Fill in the address before booking the order."))
+        if request.visit_at is None:
+            errors.append(FieldError("visit_at", "Fill in the visit time before booking the order."))
+    if Need.reason in move.needs and not body.reason:
+        errors.append(FieldError("reason", "Give a reason."))
+    if Need.note in move.needs and not (body.note or body.reason):
+        errors.append(FieldError("note", "Say why the job continues later."))
+    if errors:
+        raise ValidationProblem("The move needs more information; see errors.", errors)
+
+    now = utcnow()
+    data: dict[str, Any] = {"reason": body.reason, "note": body.note}
+    handover_changed = False
+    if move.needs & {Need.master, Need.other_master}:
+        master = await _check_master(session, request, body.master_id, other=Need.other_master in move.needs)
+        data["master_id"] = master.id
+        data["previous_master_id"] = request.master_id
+        request.master_id = master.id
+        request.was_assigned = True
+    if current is Status.awaiting_acceptance and target is Status.awaiting_dispatch:
+        data["previous_master_id"] = request.master_id
+        request.master_id = None
+    if current is Status.refused and target is Status.awaiting_dispatch:  # reopened after a master had it
+        data["previous_master_id"] = request.master_id
+        request.master_id = None
+    if target is Status.callback:
+        request.callback_at = body.callback_at
+        data["callback_at"] = body.callback_at
+    elif current is Status.callback:
+        request.callback_at = None
+    if target is Status.done:
+        _check_money(body.result, body.expenses)
+        assert body.result is not None
+        assert body.expenses is not None
+        share = default_share
+        if request.master_id is not None:
+            assigned = await accounts.active_master(session, request.master_id)
+            if assigned is not None and assigned.master is not None and assigned.master.company_share is not None:
+                share = assigned.master.company_share
+        computed = money.compute(body.result, body.expenses, share)
+        request.result, request.expenses = computed.result, computed.expenses
+        request.net_amount, request.master_handover = computed.net_amount, computed.master_handover
+        request.company_share = computed.company_share
+        request.completed_at = now
+        data.update(result=computed.result, expenses=computed.expenses, master_handover=computed.master_handover)
+        handover_changed = True
+    if current is Status.done:  # reopened: the money is no longer booked
+        request.completed_at = None
+        request.net_amount = request.master_handover = request.company_share = None
+        handover_changed = True
+    if principal.role is Role.operator:
+        request.operator_id = principal.id
+    request.status = target
+    request.status_changed_at = now
+    async with _unit_of_work(session):
+        await session.flush()
+        session.add(_event(request, principal, "status_changed", frm=current, to=target, **data))
+        if handover_changed:
+            await cash.sync_handover(
+                session,
+                request_id=request.id,
+                city_id=request.city_id,
+                master_id=request.master_id,
+                amount=request.master_handover if target is Status.done else None,
+                occurred_on=await _completion_date(session, request),
+                actor_id=principal.id,
+            )
+    return await _reload(session, request.id)
+
+
+async def delete_request(session: AsyncSession, principal: Principal, request_id: int) -> None:
+    """Soft delete (admin): the request leaves every list and report; its handover income is withdrawn."""
+    if not principal.is_admin:
+        raise Forbidden("Only an admin deletes requests.")
+    request = await get_request(session, principal, request_id)
+    request.deleted_at = utcnow()
+    async with _unit_of_work(session):
+        await session.flush()
+        session.add(_event(request, principal, "deleted", frm=request.status))
+        await cash.sync_handover(
+            session,
+            request_id=request.id,
+            city_id=request.city_id,
+            master_id=request.master_id,
+            amount=None,
+            occurred_on=None,
+            actor_id=principal.id,
+        )
+
+
+# Masters' earnings ------------------------------------------------------------------------------------------------
+async def earnings(
+    session: AsyncSession,
+    principal: Principal,
+    master_id: int,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> dict[str, Any]:
+    """Σ over the master's requests completed in the period (the master's city time zone) of net − handover."""
+    if principal.role not in (Role.admin, Role.director, Role.master):
+        raise Forbidden("Earnings are read by the master, their directors and admins.")
+    master = await accounts.master_in_scope(session, principal, master_id)
+    assert master.master is not None
+    city = await catalog.get_city(session, master.master.city_id)
+    zone = city.timezone if city is not None else "Europe/Moscow"
+    date_to = date_to or today(zone)
+    date_from = date_from or date_to.replace(day=1)
+    start, end = utc_bounds(date_from, date_to, zone)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(Request.result),
+                func.sum(Request.net_amount),
+                func.sum(Request.master_handover),
+            ).where(
+                Request.master_id == master_id,
+                Request.status == Status.done,
+                Request.deleted_at.is_(None),
+                Request.completed_at >= start,
+                Request.completed_at < end,
+            )
+        )
+    ).one()
+    net, handover = _money(row[2]), _money(row[3])
+    return {
+        "master_id": master_id,
+        "date_from": date_from,
+        "date_to": date_to,
+        "done": int(row[0]),
+        "revenue": _money(row[1]),
+        "net": net,
+        "handover": handover,
+        "earnings": net - handover,
+    }

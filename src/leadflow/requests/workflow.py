@@ -1,0 +1,180 @@
+"""The request state machine of SPEC §3.2 as data: statuses, queues, labels and the transition table.
+
+Pure rules, no database: the service asks :func:`check_move` whether a move exists and who may make it, and the
+``/requests/workflow`` endpoint and the docs print the same table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from leadflow.accounts.models import Role
+
+
+class Status(StrEnum):
+    new = "new"
+    callback = "callback"
+    not_reached = "not_reached"
+    awaiting_dispatch = "awaiting_dispatch"
+    awaiting_acceptance = "awaiting_acceptance"
+    accepted = "accepted"
+    en_route = "en_route"
+    in_progress = "in_progress"
+    deferred = "deferred"
+    done = "done"
+    refused = "refused"
+
+
+class Queue(StrEnum):
+    intake = "intake"
+    work = "work"
+    both = "both"
+
+
+# code: (Russian label, English label, queue)
+STATUSES: dict[Status, tuple[str, str, Queue]] = {
+    Status.new: ("Новая", "New", Queue.intake),
+    Status.callback: ("Перезвонить", "Call back", Queue.intake),
+    Status.not_reached: ("ТНО", "Not reached", Queue.intake),
+    Status.awaiting_dispatch: ("Ожидает", "Awaiting dispatch", Queue.work),
+    Status.awaiting_acceptance: ("Ожидает принятия", "Awaiting acceptance", Queue.work),
+    Status.accepted: ("Принял", "Accepted", Queue.work),
+    Status.en_route: ("В пути", "En route", Queue.work),
+    Status.in_progress: ("В работе", "In progress", Queue.work),
+    Status.deferred: ("Модерн", "Deferred", Queue.work),
+    Status.done: ("Готово", "Done", Queue.work),
+    Status.refused: ("Отказ", "Refused", Queue.both),
+}
+
+INTAKE = frozenset({Status.new, Status.callback, Status.not_reached})
+AWAITING = frozenset({Status.awaiting_dispatch, Status.awaiting_acceptance})
+WITH_MASTER = frozenset({Status.accepted, Status.en_route, Status.in_progress, Status.deferred})
+OPEN_WORK = AWAITING | WITH_MASTER  # an open job: a client calling again is calling about it
+
+
+def label(status: str) -> str:
+    return STATUSES[Status(status)][0]
+
+
+def queue_of(status: str) -> Queue:
+    return STATUSES[Status(status)][2]
+
+
+def queue_statuses(queue: Queue) -> frozenset[Status]:
+    """The statuses listed in a queue: its own and those that belong to both (refused)."""
+    return frozenset(s for s, (_, _, q) in STATUSES.items() if q in (queue, Queue.both))
+
+
+class Need(StrEnum):
+    """What a move requires besides the right role (checked by the service: 422 when missing)."""
+
+    booking = "booking"  # city, client phone, address and visit time are filled in
+    reason = "reason"
+    master = "master"  # master_id: an active master of the request's city
+    other_master = "other_master"  # master_id: another master of the city (reassign)
+    money = "money"  # result >= 0, expenses >= 0, expenses <= result
+    note = "note"
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[Status]
+    target: Status
+    roles: frozenset[Role]  # besides admin, who may make every move
+    needs: frozenset[Need] = frozenset()
+    description: str = ""
+
+    def allows(self, role: Role) -> bool:
+        return role is Role.admin or role in self.roles
+
+
+OPERATOR_DIRECTOR = frozenset({Role.operator, Role.director})
+MASTER_DIRECTOR = frozenset({Role.master, Role.director})
+DIRECTOR = frozenset({Role.director})
+
+# Reopening a refused request goes back to `new` when it never had a master, else to `awaiting_dispatch`.
+MOVES: tuple[Move, ...] = (
+    Move(INTAKE, Status.callback, OPERATOR_DIRECTOR, description="client asked to be called back"),
+    Move(INTAKE, Status.not_reached, OPERATOR_DIRECTOR, description="client not reached"),
+    Move(INTAKE, Status.awaiting_dispatch, OPERATOR_DIRECTOR, frozenset({Need.booking}), "order booked"),
+    Move(INTAKE | AWAITING, Status.refused, OPERATOR_DIRECTOR, frozenset({Need.reason}), "refused at intake"),
+    Move(
+        frozenset({Status.awaiting_dispatch}),
+        Status.awaiting_acceptance,
+        DIRECTOR,
+        frozenset({Need.master}),
+        "offered to a master",
+    ),
+    Move(frozenset({Status.awaiting_acceptance}), Status.accepted, MASTER_DIRECTOR, description="master accepted"),
+    Move(
+        frozenset({Status.awaiting_acceptance}),
+        Status.awaiting_dispatch,
+        MASTER_DIRECTOR,
+        description="master declined; the master is cleared",
+    ),
+    Move(frozenset({Status.accepted}), Status.en_route, MASTER_DIRECTOR, description="master on the way"),
+    Move(
+        frozenset({Status.accepted, Status.en_route}), Status.in_progress, MASTER_DIRECTOR, description="master on site"
+    ),
+    Move(
+        frozenset({Status.in_progress, Status.deferred}),
+        Status.done,
+        MASTER_DIRECTOR,
+        frozenset({Need.money}),
+        "job finished, money reported",
+    ),
+    Move(
+        frozenset({Status.in_progress}), Status.deferred, MASTER_DIRECTOR, frozenset({Need.note}), "job continues later"
+    ),
+    Move(frozenset({Status.deferred}), Status.in_progress, MASTER_DIRECTOR, description="job resumed"),
+    Move(WITH_MASTER, Status.refused, MASTER_DIRECTOR, frozenset({Need.reason}), "refused on the job"),
+    Move(
+        frozenset({Status.awaiting_acceptance}) | WITH_MASTER,
+        Status.awaiting_acceptance,
+        DIRECTOR,
+        frozenset({Need.other_master}),
+        "reassigned to another master",
+    ),
+    Move(frozenset({Status.done}), Status.in_progress, DIRECTOR, frozenset({Need.reason}), "done request reopened"),
+    Move(
+        frozenset({Status.refused}),
+        Status.new,
+        DIRECTOR,
+        frozenset({Need.reason}),
+        "refused request reopened (it never had a master)",
+    ),
+    Move(
+        frozenset({Status.refused}),
+        Status.awaiting_dispatch,
+        DIRECTOR,
+        frozenset({Need.reason}),
+        "refused request reopened (it had a master)",
+    ),
+)
+
+
+def reopen_target(was_assigned: bool) -> Status:
+    return Status.awaiting_dispatch if was_assigned else Status.new
+
+
+def moves_from(current: Status, was_assigned: bool) -> list[Move]:
+    """The moves the table offers from ``current`` for this request (whoever makes them)."""
+    found = [m for m in MOVES if current in m.sources]
+    if current is Status.refused:
+        found = [m for m in found if m.target is reopen_target(was_assigned)]
+    return found
+
+
+def allowed_targets(current: Status, was_assigned: bool) -> list[str]:
+    seen: dict[str, None] = {}
+    for move in moves_from(current, was_assigned):
+        seen[move.target.value] = None
+    return list(seen)
+
+
+def find_move(current: Status, target: Status, was_assigned: bool) -> Move | None:
+    for move in moves_from(current, was_assigned):
+        if move.target is target:
+            return move
+    return None
