@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import TaskID
 
 from leadflow.platform.settings import Settings, get_settings, secret_problem
 
@@ -232,17 +233,45 @@ async def _create_admin(settings: Settings, login: str, password: str, full_name
 # seed-demo -----------------------------------------------------------------------------------------------------
 class Scale(StrEnum):
     small = "small"
+    large = "large"
 
 
 @app.command("seed-demo")
-def seed_demo(scale: Annotated[Scale, typer.Option(help="Size of the demo data set.")] = Scale.small) -> None:
+def seed_demo(
+    scale: Annotated[
+        Scale,
+        typer.Option(help="small: the demo team and a few dozen requests; large: adds the benchmark set of SPEC §13."),
+    ] = Scale.small,
+) -> None:
     """Fill an empty database with demo data once, and print the demo admin's login."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from leadflow.demo import large
     from leadflow.demo.seed import seed
 
     settings = _settings()
     login, password, created = asyncio.run(seed(settings))
-    state = "created" if created else "already present"
-    out.print(f"demo data {state}")
+    out.print(f"demo data {'created' if created else 'already present'}")
+    if scale is Scale.large:
+        started = time.monotonic()
+        columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=err) as progress:
+            tasks: dict[str, TaskID] = {}
+
+            def advance(table: str, written: int, planned: int) -> None:
+                if table not in tasks:
+                    tasks[table] = progress.add_task(table, total=planned)
+                progress.advance(tasks[table], written)
+
+            counts = asyncio.run(large.load(settings, advance))
+        if counts:
+            summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
+            out.print(f"benchmark data created in {time.monotonic() - started:.1f} s: {summary}")
+            out.print(f"benchmark accounts: bench.admin, bench.director.01, ... password: {large.BENCH_PASSWORD}")
+        else:
+            out.print("benchmark data already present")
     out.print(f"admin login: [bold]{login}[/bold]  password: [bold]{password}[/bold]")
 
 

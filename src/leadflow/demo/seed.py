@@ -1,4 +1,6 @@
-"""The small demo data set that ``make run`` loads once: cities, directions, a team, the demo admin.
+"""The small demo data set that ``make run`` loads once: cities, directions, a team, campaigns, requests in every
+status (driven through the real services, so events, money and the cash desk agree), a few cash-desk bookings, and
+the demo admin.
 
 The demo admin's password is generated on first run and kept in ``DATA_DIR/demo-admin.txt`` (readable only by the
 owner) so that later runs can print it again. The other demo accounts share ``DEMO_PASSWORD``.
@@ -6,20 +8,33 @@ owner) so that later runs can print it again. The other demo accounts share ``DE
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role, User
 from leadflow.accounts.policies import ClientInfo, Principal
 from leadflow.accounts.schemas import MasterProfileIn, UserCreate
 from leadflow.accounts.service import UserService
+from leadflow.campaigns import service as campaigns
+from leadflow.campaigns.schemas import CampaignCreate
+from leadflow.cash import service as cash
+from leadflow.cash.schemas import TransactionCreate
 from leadflow.catalog import service as catalog
+from leadflow.catalog.models import ADVERTISING_SPEND
 from leadflow.catalog.schemas import CityCreate, DirectionCreate, TransactionTypeCreate
+from leadflow.demo.paths import PATHS, REFUSED_ON_SITE
 from leadflow.platform.db import Database
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
+from leadflow.requests import service as requests
+from leadflow.requests.schemas import RequestCreate, RequestUpdate, TransitionIn
+from leadflow.requests.workflow import Status
 
 ADMIN_LOGIN = "admin"
 DEMO_PASSWORD = "demo-Leadflow-2026"
@@ -36,6 +51,24 @@ EXTRA_TYPES = [
     ("Аренда", "expense"),
     ("Прочий расход", "expense"),
 ]
+CHANNELS = ["avito", "yandex", "leaflet"]
+CLIENTS = ["Анна Смирнова", "Игорь Ким", "Ольга Белова", "Сергей Орлов", "Мария Лебедева", "Дмитрий Зуев"]
+STREETS = ["ул. Ленина", "пр. Мира", "ул. Гагарина", "ул. Садовая", "Невский пр.", "ул. Баумана"]
+PROBLEMS = ["Не сливает воду", "Не морозит", "Шумит при отжиме", "Не греет", "Течёт", "Не включается"]
+# How many demo requests end in each status: every queue has something to show.
+STATUS_MIX = {
+    Status.new: 5,
+    Status.callback: 3,
+    Status.not_reached: 2,
+    Status.awaiting_dispatch: 4,
+    Status.awaiting_acceptance: 3,
+    Status.accepted: 2,
+    Status.en_route: 1,
+    Status.in_progress: 3,
+    Status.deferred: 1,
+    Status.done: 6,
+    Status.refused: 3,
+}
 MASTERS = [
     ("master.ivanov", "Иванов Пётр", 0, "+7 916 100-00-01"),
     ("master.petrov", "Петров Алексей", 0, "+7 916 100-00-02"),
@@ -88,8 +121,9 @@ async def seed(settings: Settings) -> tuple[str, str, bool]:
                     UserCreate(login=login, password=DEMO_PASSWORD, full_name=full_name, role=role, city_ids=cities),
                     client,
                 )
+            master_ids: dict[int, list[int]] = {}
             for login, full_name, city_index, phone in MASTERS:
-                await users.create_user(
+                master = await users.create_user(
                     session,
                     principal,
                     UserCreate(
@@ -101,6 +135,98 @@ async def seed(settings: Settings) -> tuple[str, str, bool]:
                     ),
                     client,
                 )
+                master_ids.setdefault(city_ids[city_index], []).append(master.id)
+            await _campaigns_and_requests(session, principal, settings, city_ids, master_ids)
             return ADMIN_LOGIN, password, True
     finally:
         await database.dispose()
+
+
+async def _campaigns_and_requests(
+    session: AsyncSession,
+    admin: Principal,
+    settings: Settings,
+    city_ids: list[int],
+    master_ids: dict[int, list[int]],
+) -> None:
+    rng = random.Random(2026)  # noqa: S311 - repeatable demo data, not a secret
+    share = settings.company_share
+    campaign_ids: dict[int, list[int]] = {}
+    for index, city_id in enumerate(city_ids):
+        for n, channel in enumerate(CHANNELS[:2]):
+            campaign = await campaigns.create_campaign(
+                session,
+                admin,
+                CampaignCreate(
+                    city_id=city_id,
+                    name=f"{channel.title()} {n + 1}",
+                    channel=channel,
+                    phone=f"+7 800 555-{index}{n}-00",
+                ),
+            )
+            campaign_ids.setdefault(city_id, []).append(campaign.id)
+    dispatched = [c for c in city_ids if master_ids.get(c)]
+    tomorrow = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
+    for number, status in enumerate(s for s, count in STATUS_MIX.items() for _ in range(count)):
+        needs_master = status not in (Status.new, Status.callback, Status.not_reached, Status.awaiting_dispatch)
+        city_id = rng.choice(dispatched if needs_master or status is Status.refused else city_ids)
+        request = await requests.create_request(
+            session,
+            admin,
+            RequestCreate(
+                city_id=city_id,
+                client_phone=f"+7 916 {rng.randint(100, 999)}-{rng.randint(10, 99)}-{number:02d}",
+                client_name=rng.choice(CLIENTS),
+                campaign_id=rng.choice(campaign_ids[city_id]),
+                problem=rng.choice(PROBLEMS),
+            ),
+        )
+        path = PATHS[status]
+        if status is Status.refused and number % 2:
+            path = REFUSED_ON_SITE
+        if Status.awaiting_dispatch in path:
+            request = await requests.update_request(
+                session,
+                admin,
+                request.id,
+                RequestUpdate(
+                    address=f"{rng.choice(STREETS)}, {rng.randint(1, 120)}",
+                    visit_at=tomorrow + dt.timedelta(hours=rng.randint(0, 48)),
+                    version=request.version,
+                ),
+                None,
+                default_share=share,
+            )
+        for target in path:
+            body = TransitionIn(to=target, version=request.version)
+            if target is Status.awaiting_acceptance:
+                body.master_id = rng.choice(master_ids[city_id])
+            elif target is Status.done:
+                result = Decimal(rng.randrange(1500, 15000, 100))
+                body.result, body.expenses = (
+                    result,
+                    (result * Decimal(rng.choice(["0", "0.1", "0.25"]))).quantize(Decimal("1")),
+                )
+            elif target is Status.deferred:
+                body.note = "Ждём запчасть"
+            elif target is Status.refused:
+                body.reason = "Дорого"
+            elif target is Status.callback:
+                body.callback_at = tomorrow
+            request = await requests.transition(session, admin, request.id, body, None, default_share=share)
+    spend = await catalog.system_transaction_type(session, ADVERTISING_SPEND)
+    today = dt.date.today()
+    for city_id in city_ids:
+        for campaign_id in campaign_ids[city_id]:
+            await cash.create_transaction(
+                session,
+                admin,
+                TransactionCreate(
+                    city_id=city_id,
+                    type_id=spend.id,
+                    amount=Decimal(rng.randrange(3000, 20000, 500)),
+                    occurred_on=today,
+                    payment_reason="Оплата рекламы",
+                    campaign_id=campaign_id,
+                ),
+            )

@@ -26,7 +26,6 @@ from leadflow.requests.schemas import (
     RequestCreate,
     RequestListItem,
     RequestOut,
-    RequestPage,
     RequestUpdate,
     StatusOut,
     TransitionIn,
@@ -62,13 +61,17 @@ async def _settings(session: AsyncSession, request: Request) -> tuple[str, Decim
     return runtime.business_timezone, runtime.company_share
 
 
-@router.get("/requests", response_model=RequestPage, summary="List requests (every filter applied on the server)")
+@router.get(
+    "/requests", response_model=Page[RequestListItem], summary="List requests (every filter applied on the server)"
+)
 async def list_requests(
     principal: SignedIn,
     session: Session,
     paging: Paging,
     request: Request,
-    queue: Queue | None = Query(None, description="intake or work (refused requests are in both)."),
+    queue: Annotated[
+        Literal["intake", "work"] | None, Query(description="intake or work (refused requests are in both).")
+    ] = None,
     status: Annotated[list[Status] | None, Query(description="Repeatable: ?status=new&status=callback")] = None,
     city_id: IdQuery = None,
     master_id: IdQuery = None,
@@ -83,7 +86,7 @@ async def list_requests(
 ) -> dict[str, Any]:
     zone, _ = await _settings(session, request)
     filters = service.Filters(
-        queue=queue,
+        queue=Queue(queue) if queue else None,
         statuses=tuple(status or ()),
         city_id=city_id,
         master_id=master_id,
@@ -95,16 +98,8 @@ async def list_requests(
         date_to=date_to,
         date_field=date_field,
     )
-    rows, total, totals = await service.list_requests(
-        session, principal, paging, filters, sort=sort, business_zone=zone
-    )
-    return {
-        "items": [_shape(row) for row in rows],
-        "total": total,
-        "page": paging.page,
-        "per_page": paging.per_page,
-        "totals": totals,
-    }
+    rows, total = await service.list_requests(session, principal, paging, filters, sort=sort, business_zone=zone)
+    return {"items": [_shape(row) for row in rows], "total": total, "page": paging.page, "per_page": paging.per_page}
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")

@@ -97,21 +97,6 @@ class RequestOut(RequestListItem):
     recordings: list[Any] = Field(default_factory=list, description="Call recordings linked to the request.")
 
 
-class RequestTotals(OutputModel):
-    result: MoneyOut
-    expenses: MoneyOut
-    net_amount: MoneyOut
-    master_handover: MoneyOut
-
-
-class RequestPage(OutputModel):
-    items: list[RequestListItem]
-    total: int
-    page: int
-    per_page: int
-    totals: RequestTotals = Field(description="Money over every request matching the filters, not just this page.")
-
-
 class RequestCreate(InputModel):
     city_id: Id
     client_phone: Phone

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from leadflow.accounts import service as accounts
@@ -69,6 +69,7 @@ SORTS = {
     "status": Request.status,
     "callback_at": Request.callback_at,
 }
+NULLABLE_SORTS = (Request.visit_at, Request.callback_at)
 MOVE_FIELDS = ("master_id", "result", "expenses", "callback_at")  # the body fields only some moves take
 
 
@@ -128,13 +129,10 @@ def _scoped(principal: Principal) -> Select[Request]:
     return query
 
 
-def _loaded() -> tuple[Any, ...]:
-    return (
-        joinedload(Request.city),
-        joinedload(Request.campaign),
-        joinedload(Request.request_type),
-        joinedload(Request.direction),
-        joinedload(Request.master),
+def _loaded(strategy: Any = joinedload) -> tuple[Any, ...]:
+    return tuple(
+        strategy(relation)
+        for relation in (Request.city, Request.campaign, Request.request_type, Request.direction, Request.master)
     )
 
 
@@ -151,6 +149,8 @@ def _search(q: str) -> Any:
         with suppress(PhoneError):
             digits = normalize_phone(text)
         conditions.append(Request.client_phone.contains(digits, autoescape=True))
+        if digits.startswith("8") and len(digits) < 11:  # the start of a number typed the Russian way: 8 916 …
+            conditions.append(Request.client_phone.startswith("7" + digits[1:], autoescape=True))
     if text.isdigit() and int(text) <= MAX_ID:
         conditions.append(Request.id == int(text))
     return or_(*conditions)
@@ -210,34 +210,20 @@ async def list_requests(
     *,
     sort: str = "-created_at",
     business_zone: str,
-) -> tuple[Sequence[Request], int, dict[str, Decimal]]:
-    """One page, the count and the money totals of every matching row; filters, order and totals all in SQL."""
+) -> tuple[Sequence[Request], int]:
+    """One page and the count of every matching row; filters and order in SQL, on the partial list indexes."""
     query = await _filtered(session, principal, filters, business_zone)
-    summary = (
-        await session.execute(
-            query.with_only_columns(
-                func.count(),
-                func.sum(Request.result),
-                func.sum(Request.expenses),
-                func.sum(Request.net_amount),
-                func.sum(Request.master_handover),
-            )
-        )
-    ).one()
-    descending = sort.startswith("-")
+    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
     column = SORTS[sort.lstrip("-")]
-    if descending:
-        order = (column.desc().nulls_last(), Request.id.desc())
-    else:
-        order = (column.asc().nulls_last(), Request.id.asc())
-    rows = await session.scalars(query.options(*_loaded()).order_by(*order).offset(page.offset).limit(page.per_page))
-    totals = {
-        "result": _money(summary[1]),
-        "expenses": _money(summary[2]),
-        "net_amount": _money(summary[3]),
-        "master_handover": _money(summary[4]),
-    }
-    return rows.unique().all(), int(summary[0]), totals
+    ordered = column.desc() if sort.startswith("-") else column.asc()
+    if column in NULLABLE_SORTS:  # requests without a visit or callback time go last, in either direction
+        ordered = ordered.nulls_last()
+    tie = Request.id.desc() if sort.startswith("-") else Request.id.asc()
+    # selectinload: the page itself stays an index scan with LIMIT; the nested objects come in one query each.
+    rows = await session.scalars(
+        query.options(*_loaded(selectinload)).order_by(ordered, tie).offset(page.offset).limit(page.per_page)
+    )
+    return rows.all(), int(total or 0)
 
 
 async def get_request(session: AsyncSession, principal: Principal, request_id: int) -> Request:
