@@ -178,3 +178,15 @@ def find_move(current: Status, target: Status, was_assigned: bool) -> Move | Non
         if move.target is target:
             return move
     return None
+
+
+def markdown_table() -> str:
+    """The transition table as docs/requests.md shows it (a test keeps the two equal)."""
+    order = list(Status)
+    lines = ["| from | to | who (besides admin) | requires |", "|---|---|---|---|"]
+    for move in MOVES:
+        sources = ", ".join(f"`{s.value}`" for s in sorted(move.sources, key=order.index))
+        roles = ", ".join(sorted(r.value for r in move.roles))
+        needs = ", ".join(sorted(n.value for n in move.needs)) or "—"
+        lines.append(f"| {sources} | `{move.target.value}` | {roles} | {needs} |")
+    return "\n".join(lines)
