@@ -167,7 +167,9 @@ async def _campaigns_and_requests(
             campaign_ids.setdefault(city_id, []).append(campaign.id)
     dispatched = [c for c in city_ids if master_ids.get(c)]
     tomorrow = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=1)
-    for number, status in enumerate(s for s, count in STATUS_MIX.items() for _ in range(count)):
+    mix = [s for s, count in STATUS_MIX.items() for _ in range(count)]
+    rng.shuffle(mix)  # the newest requests in each queue are a mix, as on a real day
+    for number, status in enumerate(mix):
         needs_master = status not in (Status.new, Status.callback, Status.not_reached, Status.awaiting_dispatch)
         city_id = rng.choice(dispatched if needs_master or status is Status.refused else city_ids)
         request = await requests.create_request(
