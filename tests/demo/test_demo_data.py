@@ -1,0 +1,91 @@
+"""Both demo data sets obey the rules the API enforces: statuses, money, one handover per done request, events."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from leadflow.accounts.models import User
+from leadflow.cash.models import Transaction
+from leadflow.demo import large
+from leadflow.demo.seed import seed
+from leadflow.requests import money
+from leadflow.requests.models import Request, RequestEvent
+from leadflow.requests.workflow import Status
+from tests.conftest import Harness
+
+TINY = large.Scale(cities=3, campaigns=4, masters=6, requests=400, transactions=300, days=60)
+
+
+async def _check_invariants(h: Harness) -> dict[str, Any]:
+    async with h.database.session() as session:
+        requests = list(await session.scalars(select(Request)))
+        live = {
+            t.request_id: t
+            for t in await session.scalars(
+                select(Transaction).where(Transaction.request_id.is_not(None), Transaction.deleted_at.is_(None))
+            )
+        }
+        events = dict(
+            (
+                await session.execute(select(RequestEvent.request_id, func.count()).group_by(RequestEvent.request_id))
+            ).all()
+        )
+    statuses = {r.status for r in requests}
+    for request in requests:
+        assert events.get(request.id, 0) >= 1, f"request {request.id} has no history"
+        if request.status == Status.done:
+            assert request.result is not None and request.expenses is not None and request.company_share is not None
+            expected = money.compute(request.result, request.expenses, request.company_share)
+            assert (request.net_amount, request.master_handover) == (expected.net_amount, expected.master_handover)
+            assert request.completed_at is not None and request.master_id is not None
+            if request.master_handover > 0:
+                assert live[request.id].amount == request.master_handover
+            else:
+                assert request.id not in live
+        else:
+            assert request.id not in live and request.completed_at is None
+    return {"requests": len(requests), "statuses": statuses, "handovers": len(live)}
+
+
+async def test_small_demo_covers_every_status_with_consistent_money(h: Harness) -> None:
+    login, password, created = await seed(h.settings)
+    assert created and login == "admin" and password
+    found = await _check_invariants(h)
+    assert found["statuses"] == {s.value for s in Status}
+    assert found["handovers"] >= 1
+    # A second run finds the users and changes nothing.
+    assert (await seed(h.settings))[2] is False
+
+
+async def test_large_set_loads_in_bulk_obeys_the_rules_and_loads_once(h: Harness) -> None:
+    await seed(h.settings)
+    progress: dict[str, int] = {}
+
+    def advance(table: str, written: int, planned: int) -> None:
+        progress[table] = progress.get(table, 0) + written
+        assert progress[table] <= planned
+
+    counts = await large.load(h.settings, advance, TINY)
+    assert counts["requests"] == 400 and counts["transactions"] == 300 and counts["masters"] == 6
+    assert progress["requests"] == 400 and progress["request events"] == counts["request_events"]
+    found = await _check_invariants(h)
+    assert found["requests"] >= 400
+    assert Status.done.value in found["statuses"] and Status.new.value in found["statuses"]
+    # The bench accounts sign in with the documented password; API reads work on the loaded rows.
+    client = await h.as_user(await _user(h, "bench.admin"), large.BENCH_PASSWORD)
+    listed = await client.get("/api/v1/requests", params={"per_page": 5})
+    assert listed.status_code == 200 and listed.json()["total"] == found["requests"]
+    balance = await client.get("/api/v1/cash/balance", params={"date_from": "2020-01-01"})
+    assert balance.status_code == 200
+    assert Decimal(balance.json()["totals"]["income"]) > 0
+    assert await large.load(h.settings, advance, TINY) == {}
+
+
+async def _user(h: Harness, login: str) -> User:
+    async with h.database.session() as session:
+        user = await session.scalar(select(User).where(User.login == login))
+    assert user is not None
+    return user
