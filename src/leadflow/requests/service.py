@@ -410,15 +410,7 @@ async def update_request(
         await session.flush()
         session.add(_event(request, principal, kind, changes=diff))
         if money_changed:
-            await cash.sync_handover(
-                session,
-                request_id=request.id,
-                city_id=request.city_id,
-                master_id=request.master_id,
-                amount=request.master_handover,
-                occurred_on=await _completion_date(session, request),
-                actor_id=principal.id,
-            )
+            await _book_handover(session, request, principal, request.master_handover)
     return await _reload(session, request.id)
 
 
@@ -438,6 +430,19 @@ async def _completion_date(session: AsyncSession, request: Request) -> dt.date:
     city = await catalog.get_city(session, request.city_id)
     zone = city.timezone if city is not None else "Europe/Moscow"
     return local_date(request.completed_at or utcnow(), zone)
+
+
+async def _book_handover(session: AsyncSession, request: Request, actor: Principal, amount: Decimal | None) -> None:
+    """Make the request's handover income match ``amount`` (None withdraws it), in the caller's unit of work."""
+    await cash.sync_handover(
+        session,
+        request_id=request.id,
+        city_id=request.city_id,
+        master_id=request.master_id,
+        amount=amount,
+        occurred_on=await _completion_date(session, request) if amount else None,
+        actor_id=actor.id,
+    )
 
 
 # The state machine ------------------------------------------------------------------------------------------------
@@ -548,14 +553,8 @@ async def transition(
         await session.flush()
         session.add(_event(request, principal, "status_changed", frm=current, to=target, **data))
         if handover_changed:
-            await cash.sync_handover(
-                session,
-                request_id=request.id,
-                city_id=request.city_id,
-                master_id=request.master_id,
-                amount=request.master_handover if target is Status.done else None,
-                occurred_on=await _completion_date(session, request),
-                actor_id=principal.id,
+            await _book_handover(
+                session, request, principal, request.master_handover if target is Status.done else None
             )
     return await _reload(session, request.id)
 
@@ -569,15 +568,7 @@ async def delete_request(session: AsyncSession, principal: Principal, request_id
     async with _unit_of_work(session):
         await session.flush()
         session.add(_event(request, principal, "deleted", frm=request.status))
-        await cash.sync_handover(
-            session,
-            request_id=request.id,
-            city_id=request.city_id,
-            master_id=request.master_id,
-            amount=None,
-            occurred_on=None,
-            actor_id=principal.id,
-        )
+        await _book_handover(session, request, principal, None)
 
 
 # Masters' earnings ------------------------------------------------------------------------------------------------
