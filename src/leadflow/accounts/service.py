@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -502,3 +503,8 @@ async def master_city_id(session: AsyncSession, user_id: int) -> int | None:
         select(MasterProfile.city_id).join(User, User.id == MasterProfile.user_id).where(User.id == user_id)
     )
     return int(found) if found is not None else None
+
+
+async def master_share(session: AsyncSession, user_id: int) -> Decimal | None:
+    """A master's own company share (None: the default applies), whatever the account's status now."""
+    return await session.scalar(select(MasterProfile.company_share).where(MasterProfile.user_id == user_id))

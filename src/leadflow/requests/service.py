@@ -529,11 +529,8 @@ async def transition(
         _check_money(body.result, body.expenses)
         assert body.result is not None
         assert body.expenses is not None
-        share = default_share
-        if request.master_id is not None:
-            assigned = await accounts.active_master(session, request.master_id)
-            if assigned is not None and assigned.master is not None and assigned.master.company_share is not None:
-                share = assigned.master.company_share
+        own = await accounts.master_share(session, request.master_id) if request.master_id is not None else None
+        share = own if own is not None else default_share
         computed = money.compute(body.result, body.expenses, share)
         request.result, request.expenses = computed.result, computed.expenses
         request.net_amount, request.master_handover = computed.net_amount, computed.master_handover
