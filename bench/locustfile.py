@@ -1,0 +1,146 @@
+"""Load scenarios of SPEC §13 on the benchmark data set (`leadflow seed-demo --scale large`).
+
+One scenario per run, chosen with ``--tags``: ``bare`` (the yardstick, against bench/bare_app.py), ``list``,
+``list_filtered``, ``get_one``, ``create``, ``transition``, ``transactions``, ``balance``, ``login``.
+Business metrics and the webhook arrive with their issues.
+
+Closed loop (throughput, 32 clients):
+
+    uv run --group bench locust -f bench/locustfile.py --headless -u 32 -r 32 -t 30s --tags list \
+        --host http://127.0.0.1:8765 --only-summary
+
+Open load at a fixed rate (latency): add ``--rate 100`` (requests per second across all clients, via
+``constant_throughput``). The service must run with ``LEADFLOW_RATE_LIMIT_EXEMPT_LOGINS=bench.admin`` (benchmark
+users are exempt from the rate limit by that setting, which production refuses). `bench/run_scenarios.py` runs every
+scenario and prints the ratios to the bare endpoint.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from locust import FastHttpUser, constant, constant_throughput, events, tag, task
+
+LOGIN, PASSWORD = "bench.admin", "bench-Leadflow-2026"
+STATE: dict[str, Any] = {}
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument("--rate", type=float, default=0, help="open load: total requests per second (0 = closed loop)")
+
+
+def _wait(user: Any) -> float:
+    options = user.environment.parsed_options
+    if options is not None and options.rate:
+        return constant_throughput(options.rate / max(1, options.num_users))(user)  # type: ignore[no-any-return]
+    return constant(0)(user)  # type: ignore[no-any-return]
+
+
+class Dispatcher(FastHttpUser):
+    wait_time = _wait
+    token: str = ""
+    auth: dict[str, str] = {}  # noqa: RUF012 - replaced per client in on_start
+
+    def on_start(self) -> None:
+        if self.environment.parsed_options and "bare" in (self.environment.parsed_options.tags or []):
+            return
+        response = self.client.post(
+            "/api/v1/auth/token", data={"username": LOGIN, "password": PASSWORD}, name="setup: token"
+        )
+        self.token = response.json()["access_token"]
+        self.auth = {"Authorization": f"Bearer {self.token}"}
+        if "cities" not in STATE:
+            cities = self.client.get(
+                headers=self.auth, url="/api/v1/cities", params={"per_page": 200, "q": "Бенч"}, name="setup: cities"
+            ).json()["items"]
+            STATE["cities"] = [c["id"] for c in cities]
+            ids: list[int] = []
+            for page in random.sample(range(1, 900), 5):
+                listed = self.client.get(
+                    headers=self.auth, url="/api/v1/requests", params={"per_page": 200, "page": page}, name="setup: ids"
+                ).json()
+                ids += [item["id"] for item in listed["items"]]
+            STATE["ids"] = ids
+        # Each client works one request of its own for the transition scenario.
+        created = self.client.post(
+            "/api/v1/requests", json=self._new_request(), headers=self.auth, name="setup: own request"
+        ).json()
+        self.mine, self.version = created["id"], created["version"]
+
+    def _new_request(self) -> dict[str, Any]:
+        return {
+            "city_id": random.choice(STATE["cities"]),
+            "client_phone": f"7999{random.randint(0, 9_999_999):07d}",
+            "client_name": "Нагрузочный Тест",
+            "problem": "Не включается",
+        }
+
+    @tag("bare")
+    @task
+    def bare(self) -> None:
+        self.client.get("/bare")
+
+    @tag("list")
+    @task
+    def list_plain(self) -> None:
+        self.client.get(headers=self.auth, url="/api/v1/requests", name="/api/v1/requests")
+
+    @tag("list_filtered")
+    @task
+    def list_filtered(self) -> None:
+        city = random.choice(STATE["cities"])
+        self.client.get(
+            headers=self.auth, url=f"/api/v1/requests?city_id={city}&queue=work", name="/api/v1/requests?city_id&queue"
+        )
+
+    @tag("get_one")
+    @task
+    def get_one(self) -> None:
+        self.client.get(
+            headers=self.auth, url=f"/api/v1/requests/{random.choice(STATE['ids'])}", name="/api/v1/requests/{id}"
+        )
+
+    @tag("create")
+    @task
+    def create(self) -> None:
+        self.client.post("/api/v1/requests", json=self._new_request(), headers=self.auth, name="POST /api/v1/requests")
+
+    @tag("transition")
+    @task
+    def transition(self) -> None:
+        target = "callback" if self.version % 2 else "not_reached"
+        with self.client.post(
+            f"/api/v1/requests/{self.mine}/transitions",
+            json={"to": target, "version": self.version},
+            headers=self.auth,
+            name="POST /api/v1/requests/{id}/transitions",
+            catch_response=True,
+        ) as response:
+            if response.status_code == 200:
+                self.version = response.json()["version"]
+            else:
+                response.failure(f"{response.status_code}")
+
+    @tag("transactions")
+    @task
+    def transactions(self) -> None:
+        city = random.choice(STATE["cities"])
+        self.client.get(
+            headers=self.auth, url=f"/api/v1/transactions?city_id={city}", name="/api/v1/transactions?city_id"
+        )
+
+    @tag("balance")
+    @task
+    def balance(self) -> None:
+        self.client.get(headers=self.auth, url="/api/v1/cash/balance", name="/api/v1/cash/balance")
+
+    @tag("login")
+    @task
+    def login(self) -> None:
+        # Spread over the 300 bench masters: more than five sign-ins of one login at once are turned away (429).
+        who = f"bench.master.{random.randint(1, 300):03d}"
+        self.client.post(
+            "/api/v1/auth/token", data={"username": who, "password": PASSWORD}, name="POST /api/v1/auth/token"
+        )
