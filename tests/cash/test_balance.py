@@ -84,7 +84,7 @@ async def craft(books: Books) -> None:
     ):
         await book(d, x.a, type_id, amount, day)
     for type_id, amount, day in ((x.sale, "777.77", "2024-03-20"), (x.rent, "55.55", "2024-02-01")):
-        deleted = await d.delete(f"{TX}/{await book(d, x.a, type_id, amount, day)}")
+        deleted = await d.delete(f"{TX}/{await book(d, x.a, type_id, amount, day)}", headers={"If-Match": '"1"'})
         assert deleted.status_code == 204
     for type_id, amount, day in (
         (x.rent, "400.00", "2024-01-15"),
@@ -248,7 +248,7 @@ async def test_soft_deleted_transactions_count_nowhere(books: Books) -> None:
     }
 
     for tid in (gone_before, gone_within):
-        assert (await d.delete(f"{TX}/{tid}")).status_code == 204
+        assert (await d.delete(f"{TX}/{tid}", headers={"If-Match": '"1"'})).status_code == 204
     after = await balance(d, **MARCH)
     assert after["totals"] == {
         "opening": "10.00",

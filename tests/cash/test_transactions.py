@@ -354,7 +354,8 @@ async def test_delete_is_soft_and_hides_the_transaction(desk: Desk) -> None:
     url = f"{API}/{gone['id']}"
 
     problem(await desk.director.delete(url, headers={"If-Match": '"7"'}), 412, "precondition-failed")
-    deleted = await desk.director.delete(url)
+    problem(await desk.director.delete(url), 422, "validation-error")  # no version read: refused
+    deleted = await desk.director.request("DELETE", url, json={"version": gone["version"]})
     assert deleted.status_code == 204 and deleted.content == b""
 
     for client in (desk.director, desk.admin):
@@ -420,11 +421,12 @@ async def test_handover_transaction_is_managed_by_its_request(desk: Desk) -> Non
         version = handover["version"]
         problem(await client.patch(url, json={"amount": "1", "version": version}), 409, "managed-by-request")
         problem(await client.patch(url, json={"notes": "x"}, headers={"If-Match": f'"{version}"'}), 409)
-        problem(await client.delete(url), 409, "managed-by-request")
+        problem(await client.delete(url, headers={"If-Match": f'"{version}"'}), 409, "managed-by-request")
     assert (await desk.director.get(url)).json() == handover
     assert (await listed(desk.director))["total"] == 2
     assert (await listed(desk.director, request_id=rid + 1000))["total"] == 0
-    assert (await desk.director.delete(f"{API}/{own['id']}")).status_code == 204
+    own_tag = {"If-Match": f'"{own["version"]}"'}
+    assert (await desk.director.delete(f"{API}/{own['id']}", headers=own_tag)).status_code == 204
 
 
 # Lists: filters, order, totals ----------------------------------------------------------------------------------------

@@ -560,7 +560,10 @@ async def test_delete_is_admin_only_soft_and_withdraws_the_handover(h: Harness) 
     req = await reach(t, "done")
     kept = await create(t.admin, t.city.id)
     problem(await t.director.delete(url(req["id"])), 403, "forbidden")
-    deleted = await t.admin.delete(url(req["id"]))
+    problem(await t.admin.delete(url(req["id"])), 422, "validation-error")  # no version read: refused
+    stale_tag = {"If-Match": f'"{req["version"] - 1}"'}
+    problem(await t.admin.delete(url(req["id"]), headers=stale_tag), 412, "precondition-failed")
+    deleted = await t.admin.delete(url(req["id"]), headers={"If-Match": f'"{req["version"]}"'})
     assert deleted.status_code == 204 and deleted.content == b""
     for client in (t.admin, t.director, t.master):
         problem(await client.get(url(req["id"])), 404, "not-found")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
@@ -13,7 +13,7 @@ from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.cash import service
 from leadflow.cash.schemas import Balance, Kind, TransactionCreate, TransactionOut, TransactionPage, TransactionUpdate
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, etag
+from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, VersionBody, etag
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, IdQuery, PageParams, page_params
@@ -99,12 +99,17 @@ async def update_transaction(
     status_code=204,
     response_class=Response,
     responses=VERSIONED_RESPONSES,
-    summary="Delete a transaction (soft)",
+    summary="Delete a transaction (soft; send the version you read, or If-Match)",
 )
 async def delete_transaction(
-    transaction_id: IdPath, principal: Cashier, session: Session, if_match: IfMatch = None
+    transaction_id: IdPath,
+    principal: Cashier,
+    session: Session,
+    body: Annotated[VersionBody | None, Body()] = None,
+    if_match: IfMatch = None,
 ) -> Response:
-    await service.delete_transaction(session, principal, transaction_id, if_match)
+    version = body.version if body is not None else None
+    await service.delete_transaction(session, principal, transaction_id, version, if_match)
     return Response(status_code=204)
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from leadflow.platform.periods import check_date
 from leadflow.platform.schemas import (
     Id,
     InputModel,
@@ -22,13 +23,7 @@ Reason = Annotated[str, Field(min_length=1, max_length=500)]
 Notes = Annotated[str, Field(max_length=5000)]
 
 
-def _business_date(value: dt.date) -> dt.date:
-    if not dt.date(2000, 1, 1) <= value <= dt.date(2100, 12, 31):
-        raise ValueError("The date is out of range (2000-01-01 to 2100-12-31).")
-    return value
-
-
-BusinessDate = Annotated[dt.date, AfterValidator(_business_date)]
+BusinessDate = Annotated[dt.date, AfterValidator(check_date)]
 
 
 class TransactionOut(OutputModel):

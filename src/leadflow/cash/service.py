@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -121,26 +122,34 @@ async def get_transaction(session: AsyncSession, principal: Principal, transacti
 
 
 async def _check_refs(
-    session: AsyncSession, principal: Principal, values: dict[str, Any], *, new_type: bool = True
+    session: AsyncSession, principal: Principal, values: dict[str, Any], changed: set[str] | None = None
 ) -> TransactionType:
-    """The city is the caller's, the type is bookable (active when newly chosen), a campaign or master belongs to the
-    same city."""
+    """The city is the caller's, the type is bookable, a campaign or master belongs to the same city. On an update
+    (``changed`` given) only what the change touches is checked again: a note can still be corrected on a
+    transaction whose campaign was deleted or whose master moved city since."""
+    touched = changed if changed is not None else set(values)
     errors: list[FieldError] = []
     cities = visible_city_ids(principal)
     city_id = values["city_id"]
-    if not await catalog.city_ids_exist(session, {city_id}) or (cities is not None and city_id not in cities):
+    if "city_id" in touched and (
+        not await catalog.city_ids_exist(session, {city_id}) or (cities is not None and city_id not in cities)
+    ):
         errors.append(FieldError("city_id", "Unknown city, or not one of your cities."))
     type_ = await catalog.get_transaction_type(session, values["type_id"])
-    if type_ is None or (new_type and not type_.active):
+    if type_ is None or ("type_id" in touched and not type_.active):
         errors.append(FieldError("type_id", "Unknown or inactive transaction type."))
     elif type_.code == MASTER_HANDOVER:
         errors.append(FieldError("type_id", "Master handover income is booked by the system when a request is done."))
-    if values.get("campaign_id") is not None:
-        campaign = await campaigns.find_visible(session, principal, values["campaign_id"])
+    campaign_id, master_id = values.get("campaign_id"), values.get("master_id")
+    if campaign_id is not None and touched & {"city_id", "campaign_id"}:
+        campaign = await campaigns.find_visible(session, principal, campaign_id)
         if campaign is None or campaign.city_id != city_id:
             errors.append(FieldError("campaign_id", "Unknown campaign, or a campaign of another city."))
-    master_id = values.get("master_id")
-    if master_id is not None and await accounts.master_city_id(session, master_id) != city_id:
+    if (
+        master_id is not None
+        and touched & {"city_id", "master_id"}
+        and await accounts.master_city_id(session, master_id) != city_id
+    ):
         errors.append(FieldError("master_id", "Unknown master, or a master of another city."))
     if errors:
         raise ValidationProblem("The transaction is not valid; see errors.", errors)
@@ -154,6 +163,9 @@ async def _commit(session: AsyncSession) -> None:
     except StaleDataError as exc:
         await session.rollback()
         raise stale() from exc
+    except IntegrityError as exc:  # a city, type, campaign or master removed by someone else in the meantime
+        await session.rollback()
+        raise Conflict("The transaction conflicts with a change made meanwhile; reload and try again.") from exc
 
 
 async def create_transaction(session: AsyncSession, principal: Principal, data: TransactionCreate) -> Transaction:
@@ -163,7 +175,7 @@ async def create_transaction(session: AsyncSession, principal: Principal, data: 
     transaction = Transaction(**values, created_by_id=principal.id)
     transaction.type = type_
     session.add(transaction)
-    await session.commit()
+    await _commit(session)
     return transaction
 
 
@@ -179,7 +191,7 @@ async def update_transaction(
         field: changes.get(field, getattr(transaction, field))
         for field in ("city_id", "type_id", "campaign_id", "master_id")
     }
-    type_ = await _check_refs(session, principal, merged, new_type="type_id" in changes)
+    type_ = await _check_refs(session, principal, merged, set(changes))
     for field, value in changes.items():
         setattr(transaction, field, value)
     transaction.type = type_
@@ -188,12 +200,11 @@ async def update_transaction(
 
 
 async def delete_transaction(
-    session: AsyncSession, principal: Principal, transaction_id: int, if_match: str | None
+    session: AsyncSession, principal: Principal, transaction_id: int, version: int | None, if_match: str | None
 ) -> None:
-    """Soft delete. ``If-Match`` is honoured when sent; a delete without it is allowed (nothing to merge)."""
+    """Soft delete of the version the caller read (SPEC §3.4: every write names it)."""
     transaction = await get_transaction(session, principal, transaction_id)
-    if if_match is not None:
-        check_version(transaction.version, None, if_match)
+    check_version(transaction.version, version, if_match)
     if transaction.request_id is not None:
         raise ManagedByRequest()
     transaction.deleted_at = utcnow()
@@ -263,6 +274,9 @@ async def balance(
     """Per city and type: opening balance (everything before the period), income, expense, net, closing. One
     aggregate statement over all rows; cities without transactions show zeros."""
     _check_cashier(principal)
+    if city_id is not None and date_to is None:
+        city = await catalog.get_city(session, city_id)
+        business_zone = city.timezone if city is not None else business_zone  # "today" is the city's today
     date_to = date_to or today(business_zone)
     date_from = date_from or date_to.replace(day=1)
     check_range(date_from, date_to)

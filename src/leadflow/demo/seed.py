@@ -13,6 +13,7 @@ import random
 import secrets
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -218,7 +219,7 @@ async def _campaigns_and_requests(
                 body.callback_at = tomorrow
             request = await requests.transition(session, admin, request.id, body, None, default_share=share)
     spend = await catalog.system_transaction_type(session, ADVERTISING_SPEND)
-    today = dt.date.today()
+    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
     for city_id in city_ids:
         for campaign_id in campaign_ids[city_id]:
             await cash.create_transaction(

@@ -11,14 +11,24 @@ import re
 from typing import Annotated, Any
 
 from fastapi import Header
+from pydantic import Field
 
 from leadflow.platform.problems import PROBLEM_RESPONSES, Conflict, Problem, ValidationProblem
+from leadflow.platform.schemas import InputModel
 
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='The ETag you read, e.g. "3".', max_length=40)]
 # Documented on the routes that take a version: 412 when If-Match names an older one.
 VERSIONED_RESPONSES: dict[int | str, dict[str, Any]] = {
     412: PROBLEM_RESPONSES[409] | {"description": "If-Match names an older version; reload and retry"}
 }
+
+
+class VersionBody(InputModel):
+    """The optional body of a DELETE: the version read (or send If-Match)."""
+
+    version: int | None = Field(default=None, ge=1, description="The version you read (or send If-Match).")
+
+
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,10})"?\s*$')
 
 

@@ -8,9 +8,25 @@ from zoneinfo import ZoneInfo
 from leadflow.platform.problems import FieldError, ValidationProblem
 
 MAX_SPAN_DAYS = 3700  # about ten years: anything longer is a typo, not a report
+# Business dates the service takes at all: far enough either way for any real ledger, near enough that converting a
+# day to UTC bounds in any zone can never overflow.
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(2100, 12, 31)
+
+
+def check_date(value: dt.date) -> dt.date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(f"Use a date from {EARLIEST} to {LATEST}.")
+    return value
 
 
 def check_range(date_from: dt.date | None, date_to: dt.date | None) -> None:
+    errors = [
+        FieldError(name, f"Use a date from {EARLIEST} to {LATEST}.")
+        for name, value in (("date_from", date_from), ("date_to", date_to))
+        if value is not None and not EARLIEST <= value <= LATEST
+    ]
+    if errors:
+        raise ValidationProblem("The date is out of range.", errors)
     if date_from is not None and date_to is not None:
         if date_from > date_to:
             raise ValidationProblem(

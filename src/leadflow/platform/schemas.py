@@ -35,8 +35,17 @@ ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=
 # Money in: a JSON string or number with at most two decimals, never negative, fits NUMERIC(12,2). Out: "101.01".
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
-# Input timestamps must carry an offset (SPEC §4): a naive one is a 422, never silently taken as UTC.
-AwareDateTime = AwareDatetime
+
+
+def _reasonable_moment(value: dt.datetime) -> dt.datetime:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("Use a time between the years 2000 and 2100.")
+    return value
+
+
+# Input timestamps must carry an offset (SPEC §4): a naive one is a 422, never silently taken as UTC. Years outside
+# 2000..2100 are refused too (they are typos, and the far ends overflow when converted to UTC).
+AwareDateTime = Annotated[AwareDatetime, AfterValidator(_reasonable_moment)]
 
 
 def _phone(value: str) -> str:

@@ -6,14 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import AdminOnly, Principal, SignedIn, require_roles
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, etag
+from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, VersionBody, etag
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, SearchQuery, page_params
@@ -182,9 +182,22 @@ async def list_events(request_id: IdPath, principal: SignedIn, session: Session,
     return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
 
 
-@router.delete("/requests/{request_id}", status_code=204, response_class=Response, summary="Delete a request (soft)")
-async def delete_request(request_id: IdPath, principal: AdminOnly, session: Session) -> Response:
-    await service.delete_request(session, principal, request_id)
+@router.delete(
+    "/requests/{request_id}",
+    status_code=204,
+    response_class=Response,
+    responses=VERSIONED_RESPONSES,
+    summary="Delete a request (admin; soft; send the version you read, or If-Match)",
+)
+async def delete_request(
+    request_id: IdPath,
+    principal: AdminOnly,
+    session: Session,
+    body: Annotated[VersionBody | None, Body()] = None,
+    if_match: IfMatch = None,
+) -> Response:
+    version = body.version if body is not None else None
+    await service.delete_request(session, principal, request_id, version, if_match)
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ handover income (through ``cash.service``) commit together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -99,7 +100,9 @@ class Filters:
 def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:.2f}"
-    if isinstance(value, dt.datetime | dt.date):
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
         return value.isoformat()
     return value
 
@@ -136,22 +139,25 @@ def _loaded(strategy: Any = joinedload) -> tuple[Any, ...]:
     )
 
 
+PHONE_LIKE = re.compile(r"^\+?[\d\s().-]*$")
+
+
 def _search(q: str) -> Any:
-    """``q`` matches a name or address fragment, a phone fragment (as typed: ``8 916 123`` finds ``7916123…``) or
-    the request id."""
+    """``q`` matches a name or address fragment; when it looks like a phone (digits and separators only, three
+    digits at least) a phone fragment as typed (``8 916 123`` finds ``7916123…``); when it is a number, the id."""
     text = q.strip()
     conditions = [
         func.lower(Request.client_name).contains(text.lower(), autoescape=True),
         func.lower(Request.address).contains(text.lower(), autoescape=True),
     ]
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if digits:
+    digits = "".join(ch for ch in text if ch.isascii() and ch.isdigit())
+    if PHONE_LIKE.match(text) and len(digits) >= 3:
         with suppress(PhoneError):
             digits = normalize_phone(text)
         conditions.append(Request.client_phone.contains(digits, autoescape=True))
         if digits.startswith("8") and len(digits) < 11:  # the start of a number typed the Russian way: 8 916 …
             conditions.append(Request.client_phone.startswith("7" + digits[1:], autoescape=True))
-    if text.isdigit() and int(text) <= MAX_ID:
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
         conditions.append(Request.id == int(text))
     return or_(*conditions)
 
@@ -556,11 +562,15 @@ async def transition(
     return await _reload(session, request.id)
 
 
-async def delete_request(session: AsyncSession, principal: Principal, request_id: int) -> None:
-    """Soft delete (admin): the request leaves every list and report; its handover income is withdrawn."""
+async def delete_request(
+    session: AsyncSession, principal: Principal, request_id: int, version: int | None, if_match: str | None
+) -> None:
+    """Soft delete (admin) of the version the caller read: the request leaves every list and report; its handover
+    income is withdrawn."""
     if not principal.is_admin:
         raise Forbidden("Only an admin deletes requests.")
     request = await get_request(session, principal, request_id)
+    check_version(request.version, version, if_match)
     request.deleted_at = utcnow()
     async with _unit_of_work(session):
         await session.flush()
