@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +22,7 @@ from leadflow.platform.middleware import bearer_or_cookie_token, is_bearer
 from leadflow.platform.problems import Forbidden, Unauthenticated
 from leadflow.platform.security import AccessClaims, Signer, TokenError
 
+T = TypeVar("T")
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 # What an admin without a second factor may still do when the setting requires one.
@@ -68,6 +69,17 @@ def visible_city_ids(principal: Principal) -> frozenset[int] | None:
     if principal.role in (Role.operator, Role.marketer):
         return principal.city_ids or None
     return frozenset({principal.master_city_id}) if principal.master_city_id is not None else frozenset()
+
+
+def may_see_city(principal: Principal, city_id: int) -> bool:
+    cities = visible_city_ids(principal)
+    return cities is None or city_id in cities
+
+
+def scoped_to_cities(query: Select[T], city_column: Any, principal: Principal) -> Select[T]:
+    """``query`` limited to the rows of the cities the principal may see (unchanged for every-city roles)."""
+    cities = visible_city_ids(principal)
+    return query if cities is None else query.where(city_column.in_(cities))
 
 
 def client_info(request: Request) -> ClientInfo:

@@ -299,7 +299,7 @@ async def list_users(
     q: SearchQuery = None,
 ) -> dict[str, Any]:
     rows, total = await users.list_users(session, principal, paging, role=role, status=status, city_id=city_id, q=q)
-    return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
+    return paging.envelope(rows, total)
 
 
 @users_router.post("/users", response_model=schemas.UserOut, status_code=201, summary="Create an account")
@@ -369,12 +369,7 @@ async def list_masters(
     q: SearchQuery = None,
 ) -> dict[str, Any]:
     rows, total = await users.list_masters(session, principal, paging, city_id=city_id, status=status, q=q)
-    return {
-        "items": [master_out(u, principal, detail=False) for u in rows],
-        "total": total,
-        "page": paging.page,
-        "per_page": paging.per_page,
-    }
+    return paging.envelope([master_out(u, principal, detail=False) for u in rows], total)
 
 
 @users_router.get("/masters/{master_id}", response_model=schemas.MasterOut, summary="Get a master profile")

@@ -35,7 +35,7 @@ async def list_campaigns(
     rows, total = await service.list_campaigns(
         session, principal, paging, city_id=city_id, channel=channel, active=active, q=q
     )
-    return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
+    return paging.envelope(rows, total)
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201, summary="Create a campaign")

@@ -36,10 +36,3 @@ class CampaignUpdate(PatchModel):
     channel: Channel | None = None
     phone: Phone | None = None
     active: bool | None = None
-
-
-class CampaignSummary(OutputModel):
-    id: int
-    name: str
-    channel: str | None
-    phone: str

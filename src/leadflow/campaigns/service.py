@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role
-from leadflow.accounts.policies import Principal, visible_city_ids
+from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
 from leadflow.campaigns.models import Campaign
 from leadflow.campaigns.schemas import CampaignCreate, CampaignUpdate
 from leadflow.catalog import service as catalog
-from leadflow.platform.db import utcnow
+from leadflow.platform.db import unit_of_work, utcnow
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from leadflow.platform.schemas import PageParams
 
@@ -31,10 +30,7 @@ def _phone_taken() -> Conflict:
 
 def _visible(principal: Principal) -> Select[Campaign]:
     query = select(Campaign).where(Campaign.deleted_at.is_(None))
-    cities = visible_city_ids(principal)
-    if cities is not None:
-        query = query.where(Campaign.city_id.in_(cities))
-    return query
+    return scoped_to_cities(query, Campaign.city_id, principal)
 
 
 async def list_campaigns(
@@ -80,18 +76,8 @@ async def find_visible(session: AsyncSession, principal: Principal, campaign_id:
 
 
 async def _check_city(session: AsyncSession, principal: Principal, city_id: int) -> None:
-    cities = visible_city_ids(principal)
-    known = await catalog.city_ids_exist(session, {city_id})
-    if not known or (cities is not None and city_id not in cities):
+    if not may_see_city(principal, city_id) or not await catalog.city_ids_exist(session, {city_id}):
         raise ValidationProblem.field("city_id", "Unknown city, or not one of your cities.")
-
-
-async def _commit(session: AsyncSession) -> None:
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise _phone_taken() from exc
 
 
 async def _check_phone_free(session: AsyncSession, phone: str, own_id: int | None) -> None:
@@ -113,8 +99,8 @@ async def create_campaign(session: AsyncSession, principal: Principal, data: Cam
     if data.active:
         await _check_phone_free(session, data.phone, None)
     campaign = Campaign(**data.model_dump())
-    session.add(campaign)
-    await _commit(session)
+    async with unit_of_work(session, _phone_taken):  # the unique index decides a race for one number
+        session.add(campaign)
     return campaign
 
 
@@ -129,9 +115,9 @@ async def update_campaign(
     phone = changes.get("phone", campaign.phone)
     if changes.get("active", campaign.active):
         await _check_phone_free(session, phone, campaign.id)
-    for field, value in changes.items():
-        setattr(campaign, field, value)
-    await _commit(session)
+    async with unit_of_work(session, _phone_taken):
+        for field, value in changes.items():
+            setattr(campaign, field, value)
     return campaign
 
 
@@ -142,10 +128,3 @@ async def delete_campaign(session: AsyncSession, principal: Principal, campaign_
     campaign.deleted_at = utcnow()
     campaign.active = False
     await session.commit()
-
-
-async def active_campaign_for_line(session: AsyncSession, line: str) -> Campaign | None:
-    """The active campaign whose tracking number is ``line`` (normalized), for telephony."""
-    return await session.scalar(
-        select(Campaign).where(Campaign.phone == line, Campaign.active, Campaign.deleted_at.is_(None))
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
@@ -13,7 +13,7 @@ from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.cash import service
 from leadflow.cash.schemas import Balance, Kind, TransactionCreate, TransactionOut, TransactionPage, TransactionUpdate
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, VersionBody, etag
+from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, IdQuery, PageParams, page_params
@@ -59,7 +59,7 @@ async def list_transactions(
         campaign_id=campaign_id,
         master_id=master_id,
     )
-    return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page, "totals": totals}
+    return paging.envelope(rows, total, totals=totals)
 
 
 @router.post("/transactions", response_model=TransactionOut, status_code=201, summary="Book a transaction")
@@ -105,11 +105,9 @@ async def delete_transaction(
     transaction_id: IdPath,
     principal: Cashier,
     session: Session,
-    body: Annotated[VersionBody | None, Body()] = None,
-    if_match: IfMatch = None,
+    read: DeleteVersion,
 ) -> Response:
-    version = body.version if body is not None else None
-    await service.delete_transaction(session, principal, transaction_id, version, if_match)
+    await service.delete_transaction(session, principal, transaction_id, read.version, read.if_match)
     return Response(status_code=204)
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
@@ -119,6 +118,3 @@ class Balance(OutputModel):
     items: list[CityBalance]
     totals: BalanceTotals
     period: Period
-
-
-ZERO = Decimal("0.00")

@@ -9,22 +9,21 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
 from leadflow.accounts import service as accounts
 from leadflow.accounts.models import Role
-from leadflow.accounts.policies import Principal, visible_city_ids
+from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities, visible_city_ids
 from leadflow.campaigns import service as campaigns
 from leadflow.cash.models import Transaction
-from leadflow.cash.schemas import ZERO, TransactionCreate, TransactionUpdate
+from leadflow.cash.schemas import TransactionCreate, TransactionUpdate
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import MASTER_HANDOVER, TransactionType
-from leadflow.platform.concurrency import check_version, stale
-from leadflow.platform.db import utcnow
-from leadflow.platform.periods import check_range, today
+from leadflow.platform.concurrency import check_version
+from leadflow.platform.db import unit_of_work, utcnow
+from leadflow.platform.money import ZERO, to_money
+from leadflow.platform.periods import check_range, month_to_date
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from leadflow.platform.schemas import PageParams
 
@@ -48,10 +47,7 @@ def _check_cashier(principal: Principal) -> None:
 
 def _visible(principal: Principal) -> Select[Transaction]:
     query = select(Transaction).join(Transaction.type).where(Transaction.deleted_at.is_(None))
-    cities = visible_city_ids(principal)
-    if cities is not None:
-        query = query.where(Transaction.city_id.in_(cities))
-    return query
+    return scoped_to_cities(query, Transaction.city_id, principal)
 
 
 def _filtered(
@@ -91,24 +87,19 @@ async def list_transactions(
 ) -> tuple[Sequence[Transaction], int, dict[str, Decimal]]:
     _check_cashier(principal)
     query = _filtered(principal, **filters)
-    signed = case((TransactionType.kind == "income", Transaction.amount), else_=-Transaction.amount)
     income = case((TransactionType.kind == "income", Transaction.amount), else_=0)
-    summary = (
-        await session.execute(
-            query.with_only_columns(
-                func.count(), func.coalesce(func.sum(income), 0), func.coalesce(func.sum(signed), 0)
-            )
-        )
+    expense = case((TransactionType.kind == "expense", Transaction.amount), else_=0)
+    count, income_sum, expense_sum = (
+        await session.execute(query.with_only_columns(func.count(), func.sum(income), func.sum(expense)))
     ).one()
     column = SORTS[sort.lstrip("-")]
     order = (column.desc(), Transaction.id.desc()) if sort.startswith("-") else (column.asc(), Transaction.id.asc())
     rows = await session.scalars(
         query.options(joinedload(Transaction.type)).order_by(*order).offset(page.offset).limit(page.per_page)
     )
-    total_income = Decimal(str(summary[1])).quantize(ZERO)
-    net = Decimal(str(summary[2])).quantize(ZERO)
-    totals = {"income": total_income, "expense": total_income - net, "net": net}
-    return rows.unique().all(), int(summary[0]), totals
+    totals = {"income": to_money(income_sum), "expense": to_money(expense_sum)}
+    totals["net"] = totals["income"] - totals["expense"]
+    return rows.unique().all(), int(count), totals
 
 
 async def get_transaction(session: AsyncSession, principal: Principal, transaction_id: int) -> Transaction:
@@ -129,13 +120,12 @@ async def _check_refs(
     transaction whose campaign was deleted or whose master moved city since."""
     touched = changed if changed is not None else set(values)
     errors: list[FieldError] = []
-    cities = visible_city_ids(principal)
     city_id = values["city_id"]
     if "city_id" in touched and (
-        not await catalog.city_ids_exist(session, {city_id}) or (cities is not None and city_id not in cities)
+        not may_see_city(principal, city_id) or not await catalog.city_ids_exist(session, {city_id})
     ):
         errors.append(FieldError("city_id", "Unknown city, or not one of your cities."))
-    type_ = await catalog.get_transaction_type(session, values["type_id"])
+    type_ = await catalog.transaction_types.find(session, values["type_id"])
     if type_ is None or ("type_id" in touched and not type_.active):
         errors.append(FieldError("type_id", "Unknown or inactive transaction type."))
     elif type_.code == MASTER_HANDOVER:
@@ -157,15 +147,8 @@ async def _check_refs(
     return type_
 
 
-async def _commit(session: AsyncSession) -> None:
-    try:
-        await session.commit()
-    except StaleDataError as exc:
-        await session.rollback()
-        raise stale() from exc
-    except IntegrityError as exc:  # a city, type, campaign or master removed by someone else in the meantime
-        await session.rollback()
-        raise Conflict("The transaction conflicts with a change made meanwhile; reload and try again.") from exc
+def _changed_meanwhile() -> Conflict:  # a city, type, campaign or master removed by someone else in the meantime
+    return Conflict("The transaction conflicts with a change made meanwhile; reload and try again.")
 
 
 async def create_transaction(session: AsyncSession, principal: Principal, data: TransactionCreate) -> Transaction:
@@ -174,8 +157,8 @@ async def create_transaction(session: AsyncSession, principal: Principal, data: 
     type_ = await _check_refs(session, principal, values)
     transaction = Transaction(**values, created_by_id=principal.id)
     transaction.type = type_
-    session.add(transaction)
-    await _commit(session)
+    async with unit_of_work(session, _changed_meanwhile):
+        session.add(transaction)
     return transaction
 
 
@@ -192,10 +175,10 @@ async def update_transaction(
         for field in ("city_id", "type_id", "campaign_id", "master_id")
     }
     type_ = await _check_refs(session, principal, merged, set(changes))
-    for field, value in changes.items():
-        setattr(transaction, field, value)
-    transaction.type = type_
-    await _commit(session)
+    async with unit_of_work(session, _changed_meanwhile):
+        for field, value in changes.items():
+            setattr(transaction, field, value)
+        transaction.type = type_
     return transaction
 
 
@@ -207,8 +190,8 @@ async def delete_transaction(
     check_version(transaction.version, version, if_match)
     if transaction.request_id is not None:
         raise ManagedByRequest()
-    transaction.deleted_at = utcnow()
-    await _commit(session)
+    async with unit_of_work(session, _changed_meanwhile):
+        transaction.deleted_at = utcnow()
 
 
 # The master handover, booked for the requests domain --------------------------------------------------------------
@@ -253,14 +236,6 @@ async def sync_handover(
     return live
 
 
-async def live_handover_count(session: AsyncSession, request_id: int) -> int:
-    """How many live transactions a request has (0 or 1; for checks and tests of the single-transaction rule)."""
-    found = await session.scalar(
-        select(func.count()).where(Transaction.request_id == request_id, Transaction.deleted_at.is_(None))
-    )
-    return int(found or 0)
-
-
 # Balance ----------------------------------------------------------------------------------------------------------
 async def balance(
     session: AsyncSession,
@@ -274,19 +249,11 @@ async def balance(
     """Per city and type: opening balance (everything before the period), income, expense, net, closing. One
     aggregate statement over all rows; cities without transactions show zeros."""
     _check_cashier(principal)
-    if city_id is not None and date_to is None:
-        city = await catalog.get_city(session, city_id)
-        business_zone = city.timezone if city is not None else business_zone  # "today" is the city's today
-    date_to = date_to or today(business_zone)
-    date_from = date_from or date_to.replace(day=1)
-    check_range(date_from, date_to)
-    visible = visible_city_ids(principal)
-    if city_id is not None:
-        if visible is not None and city_id not in visible:
-            raise NotFound(f"No city with id {city_id}.")
-        wanted: frozenset[int] | None = frozenset({city_id})
-    else:
-        wanted = visible
+    zone = await catalog.city_zone(session, city_id, business_zone) if city_id is not None else business_zone
+    date_from, date_to = month_to_date(date_from, date_to, zone)  # "today" is the city's today
+    if city_id is not None and not may_see_city(principal, city_id):
+        raise NotFound(f"No city with id {city_id}.")
+    wanted = frozenset({city_id}) if city_id is not None else visible_city_ids(principal)
     city_rows = await catalog.list_cities(session, wanted)
     if city_id is not None and not city_rows:
         raise NotFound(f"No city with id {city_id}.")
@@ -312,9 +279,6 @@ async def balance(
     for row in await session.execute(query):
         per_city.setdefault(row[0], []).append(row)
 
-    def money(value: Any) -> Decimal:
-        return Decimal(str(value or 0)).quantize(ZERO)
-
     items = []
     totals: dict[str, Decimal] = dict.fromkeys(("opening", "income", "expense", "net", "closing"), ZERO)
     for city in city_rows:
@@ -322,8 +286,8 @@ async def balance(
         by_type = []
         for _, type_id, name, kind, before_sum, within_sum in per_city.get(city.id, []):
             sign = 1 if kind == "income" else -1
-            opening += sign * money(before_sum)
-            amount = money(within_sum)
+            opening += sign * to_money(before_sum)
+            amount = to_money(within_sum)
             if kind == "income":
                 income += amount
             else:

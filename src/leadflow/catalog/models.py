@@ -13,6 +13,7 @@ REPEAT = "repeat"
 SYSTEM_REQUEST_TYPES = (FIRST_TIME, REPEAT)
 MASTER_HANDOVER = "master_handover"
 ADVERTISING_SPEND = "advertising_spend"
+DEFAULT_TIMEZONE = "Europe/Moscow"
 
 
 class City(TimestampMixin, Base):
@@ -20,7 +21,7 @@ class City(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
-    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="Europe/Moscow")
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default=DEFAULT_TIMEZONE)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
 

@@ -32,7 +32,7 @@ def _mount(
         _: SignedIn, session: Session, paging: Paging, active: Active = None, q: SearchQuery = None
     ) -> dict[str, Any]:
         rows, total = await svc.list(session, paging, active=active, q=q)
-        return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
+        return paging.envelope(rows, total)
 
     async def get_row(row_id: IdPath, _: SignedIn, session: Session) -> Any:
         return await svc.get(session, row_id)

@@ -47,8 +47,12 @@ class ReferenceService(Generic[M]):
         rows = await session.scalars(query.order_by(*order).offset(page.offset).limit(page.per_page))
         return list(rows), int(total or 0)
 
+    async def find(self, session: AsyncSession, row_id: int) -> M | None:
+        """The row, or None (for other domains checking an id named in a body)."""
+        return await session.get(self.model, row_id)
+
     async def get(self, session: AsyncSession, row_id: int) -> M:
-        row = await session.get(self.model, row_id)
+        row = await self.find(session, row_id)
         if row is None:
             raise NotFound(f"No {self.label} with id {row_id}.")
         return row
@@ -148,8 +152,10 @@ async def city_ids_exist(session: AsyncSession, ids: set[int]) -> set[int]:
     return set(await session.scalars(select(City.id).where(City.id.in_(ids))))
 
 
-async def get_city(session: AsyncSession, city_id: int) -> City | None:
-    return await session.get(City, city_id)
+async def city_zone(session: AsyncSession, city_id: int, default: str) -> str:
+    """The city's IANA time zone (for business dates), or ``default`` when there is no such city."""
+    zone = await session.scalar(select(City.timezone).where(City.id == city_id))
+    return zone or default
 
 
 async def list_cities(session: AsyncSession, ids: frozenset[int] | None) -> list[City]:
@@ -160,24 +166,12 @@ async def list_cities(session: AsyncSession, ids: frozenset[int] | None) -> list
     return list(await session.scalars(query))
 
 
-async def get_request_type(session: AsyncSession, type_id: int) -> RequestType | None:
-    return await session.get(RequestType, type_id)
-
-
 async def request_type_id(session: AsyncSession, code: str) -> int:
     """The id of a system request type (first_time, repeat); the migrations seed them."""
     found = await session.scalar(select(RequestType.id).where(RequestType.code == code))
     if found is None:  # pragma: no cover - seeded by migration 0001 and protected from deletion
         raise RuntimeError(f"request type {code!r} is missing")
     return int(found)
-
-
-async def get_direction(session: AsyncSession, direction_id: int) -> Direction | None:
-    return await session.get(Direction, direction_id)
-
-
-async def get_transaction_type(session: AsyncSession, type_id: int) -> TransactionType | None:
-    return await session.get(TransactionType, type_id)
 
 
 async def system_transaction_type(session: AsyncSession, code: str) -> TransactionType:

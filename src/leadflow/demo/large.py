@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +34,7 @@ from leadflow.catalog.models import (
 )
 from leadflow.demo.paths import PATHS, REFUSED_ON_SITE
 from leadflow.platform.db import Database
+from leadflow.platform.periods import local_date
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
 from leadflow.requests import money
@@ -157,7 +157,7 @@ async def load(settings: Settings, progress: Progress, scale: Scale | None = Non
                 for i, (name, zone) in enumerate(CITY_NAMES[: scale.cities])
             ]
             await _write(session, City.__table__, cities, "cities", progress)
-            zones = {c["id"]: ZoneInfo(c["timezone"]) for c in cities}
+            zones = {c["id"]: c["timezone"] for c in cities}
             city_ids = [c["id"] for c in cities]
             type_id0 = await _next_id(session, TransactionType)
             extra_types = [
@@ -367,7 +367,7 @@ async def load(settings: Settings, progress: Progress, scale: Scale | None = Non
                                 "city_id": city_id,
                                 "type_id": types[MASTER_HANDOVER],
                                 "amount": computed.master_handover,
-                                "occurred_on": moment.astimezone(zones[city_id]).date(),
+                                "occurred_on": local_date(moment, zones[city_id]),
                                 "payment_reason": f"Master handover, request #{rid}",
                                 "request_id": rid,
                                 "master_id": master_id,

@@ -13,7 +13,6 @@ import random
 import secrets
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +29,7 @@ from leadflow.catalog import service as catalog
 from leadflow.catalog.models import ADVERTISING_SPEND
 from leadflow.catalog.schemas import CityCreate, DirectionCreate, TransactionTypeCreate
 from leadflow.demo.paths import PATHS, REFUSED_ON_SITE
+from leadflow.platform import periods
 from leadflow.platform.db import Database
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
@@ -219,7 +219,7 @@ async def _campaigns_and_requests(
                 body.callback_at = tomorrow
             request = await requests.transition(session, admin, request.id, body, None, default_share=share)
     spend = await catalog.system_transaction_type(session, ADVERTISING_SPEND)
-    today = dt.datetime.now(ZoneInfo(settings.timezone)).date()
+    today = periods.today(settings.timezone)
     for city_id in city_ids:
         for campaign_id in campaign_ids[city_id]:
             await cash.create_transaction(

@@ -8,9 +8,10 @@ the other's flush raises ``StaleDataError``, which :func:`stale` turns into the 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Header
+from fastapi import Body, Depends, Header
 from pydantic import Field
 
 from leadflow.platform.problems import PROBLEM_RESPONSES, Conflict, Problem, ValidationProblem
@@ -27,6 +28,21 @@ class VersionBody(InputModel):
     """The optional body of a DELETE: the version read (or send If-Match)."""
 
     version: int | None = Field(default=None, ge=1, description="The version you read (or send If-Match).")
+
+
+@dataclass(frozen=True)
+class ReadVersion:
+    """The version a DELETE names: the body's ``version``, the ``If-Match`` header, or neither (→ 422 later)."""
+
+    version: int | None
+    if_match: str | None
+
+
+def read_version(body: Annotated[VersionBody | None, Body()] = None, if_match: IfMatch = None) -> ReadVersion:
+    return ReadVersion(body.version if body is not None else None, if_match)
+
+
+DeleteVersion = Annotated[ReadVersion, Depends(read_version)]
 
 
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,10})"?\s*$')

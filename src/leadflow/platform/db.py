@@ -7,7 +7,7 @@ One ``AsyncSession`` per unit of work: a request gets one through :func:`get_ses
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from fastapi import Request
 from sqlalchemy import DateTime, MetaData, Numeric, event, make_url
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,9 +24,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from leadflow.platform.concurrency import stale
+from leadflow.platform.money import to_money
+from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
 
 NAMING_CONVENTION = {
@@ -70,9 +75,7 @@ class Money(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return Decimal(str(value)).quantize(Decimal("0.01"))
+        return None if value is None else to_money(value)
 
 
 class Share(TypeDecorator[Decimal]):
@@ -82,9 +85,7 @@ class Share(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return Decimal(str(value)).quantize(Decimal("0.01"))
+        return None if value is None else to_money(value)
 
 
 class Base(DeclarativeBase):
@@ -157,6 +158,22 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@asynccontextmanager
+async def unit_of_work(session: AsyncSession, conflict: Callable[[], Problem]) -> AsyncIterator[None]:
+    """Run a service's writes and commit them together, or keep nothing. A writer that lost a version race (its
+    ``UPDATE … WHERE version = …`` matched no row) gets 409 ``stale-version``; a constraint the database refused (a
+    unique index, a reference deleted meanwhile) gets ``conflict()``."""
+    try:
+        yield
+        await session.commit()
+    except StaleDataError as exc:
+        await session.rollback()
+        raise stale() from exc
+    except IntegrityError as exc:
+        await session.rollback()
+        raise conflict() from exc
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

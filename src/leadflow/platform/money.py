@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def to_money(value: Any) -> Decimal:
+    """A sum from the database (a Decimal, a float on SQLite, or None for an empty set) as a two-decimal amount."""
+    return Decimal(str(value or 0)).quantize(CENT)
 
 
 def check_share(value: Decimal) -> Decimal:

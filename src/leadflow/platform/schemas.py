@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -25,16 +26,16 @@ from leadflow.platform.problems import NotFound
 T = TypeVar("T")
 
 
-def _utc_iso(value: dt.datetime) -> str:
+def utc_iso(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-UtcDateTime = Annotated[dt.datetime, PlainSerializer(_utc_iso, return_type=str, when_used="json")]
+UtcDateTime = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str, when_used="json")]
 CompanyShare = Annotated[Decimal, AfterValidator(check_share)]
 ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
 # Money in: a JSON string or number with at most two decimals, never negative, fits NUMERIC(12,2). Out: "101.01".
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
-MoneyOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
+MoneyOut = ShareOut  # both are sent as strings with two decimals: "101.01", "0.50"
 
 
 def _reasonable_moment(value: dt.datetime) -> dt.datetime:
@@ -125,6 +126,11 @@ class PageParams(BaseModel):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
+
+    def envelope(self, items: Sequence[Any], total: int, **extra: Any) -> dict[str, Any]:
+        """The body of every list answer (SPEC §4): this page's items, the total of all matching rows, and any
+        list-specific extras (such as money totals)."""
+        return {"items": items, "total": total, "page": self.page, "per_page": self.per_page, **extra}
 
 
 def page_params(

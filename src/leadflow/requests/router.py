@@ -6,14 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import AdminOnly, Principal, SignedIn, require_roles
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.concurrency import VERSIONED_RESPONSES, IfMatch, VersionBody, etag
+from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, SearchQuery, page_params
@@ -43,17 +43,9 @@ Sort = Literal["created_at", "-created_at", "visit_at", "-visit_at", "status", "
 DateQuery = Annotated[dt.date | None, Query(description="Calendar date in the city's (or business) time zone.")]
 
 
-def request_out(row: RequestRow, response: Response | None = None) -> RequestOut:
-    if response is not None:
-        response.headers["ETag"] = etag(row.version)
-    return RequestOut.model_validate(_shape(row))
-
-
-def _shape(row: RequestRow) -> dict[str, Any]:
-    data = {column: getattr(row, column) for column in RequestListItem.model_fields if hasattr(row, column)}
-    data["status_label"] = workflow.label(row.status)
-    data["queue"] = workflow.queue_of(row.status)
-    return data
+def request_out(row: RequestRow, response: Response) -> RequestOut:
+    response.headers["ETag"] = etag(row.version)
+    return RequestOut.model_validate(row)
 
 
 async def _settings(session: AsyncSession, request: Request) -> tuple[str, Decimal]:
@@ -99,7 +91,7 @@ async def list_requests(
         date_field=date_field,
     )
     rows, total = await service.list_requests(session, principal, paging, filters, sort=sort, business_zone=zone)
-    return {"items": [_shape(row) for row in rows], "total": total, "page": paging.page, "per_page": paging.per_page}
+    return paging.envelope(rows, total)
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")
@@ -179,7 +171,7 @@ async def transition(
 @router.get("/requests/{request_id}/events", response_model=Page[EventOut], summary="A request's history, oldest first")
 async def list_events(request_id: IdPath, principal: SignedIn, session: Session, paging: Paging) -> dict[str, Any]:
     rows, total = await service.list_events(session, principal, request_id, paging)
-    return {"items": rows, "total": total, "page": paging.page, "per_page": paging.per_page}
+    return paging.envelope(rows, total)
 
 
 @router.delete(
@@ -193,11 +185,9 @@ async def delete_request(
     request_id: IdPath,
     principal: AdminOnly,
     session: Session,
-    body: Annotated[VersionBody | None, Body()] = None,
-    if_match: IfMatch = None,
+    read: DeleteVersion,
 ) -> Response:
-    version = body.version if body is not None else None
-    await service.delete_request(session, principal, request_id, version, if_match)
+    await service.delete_request(session, principal, request_id, read.version, read.if_match)
     return Response(status_code=204)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from leadflow.platform.schemas import (
     AwareDateTime,
@@ -17,7 +17,7 @@ from leadflow.platform.schemas import (
     ShareOut,
     UtcDateTime,
 )
-from leadflow.requests.workflow import Queue, Status
+from leadflow.requests.workflow import Queue, Status, label, queue_of
 
 ClientName = Annotated[str, Field(min_length=1, max_length=200)]
 Address = Annotated[str, Field(min_length=1, max_length=500)]
@@ -57,8 +57,6 @@ class MasterRef(OutputModel):
 class RequestListItem(OutputModel):
     id: int
     status: Status
-    status_label: str
-    queue: Queue
     source: str
     city_id: int
     city: CityRef
@@ -90,6 +88,17 @@ class RequestListItem(OutputModel):
     updated_at: UtcDateTime
     status_changed_at: UtcDateTime
     completed_at: UtcDateTime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str:
+        """The Russian label of the status (SPEC §3.1), so that a client needs no mapping."""
+        return label(self.status)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def queue(self) -> Queue:
+        return queue_of(self.status)
 
 
 class RequestOut(RequestListItem):

@@ -8,32 +8,30 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from leadflow.accounts import service as accounts
 from leadflow.accounts.models import Role, User
-from leadflow.accounts.policies import Principal, visible_city_ids
+from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.cash import service as cash
 from leadflow.catalog import service as catalog
-from leadflow.catalog.models import FIRST_TIME, REPEAT
+from leadflow.catalog.models import DEFAULT_TIMEZONE, FIRST_TIME, REPEAT
 from leadflow.platform.concurrency import check_version, stale
-from leadflow.platform.db import utcnow
-from leadflow.platform.money import CENT
-from leadflow.platform.periods import local_date, today, utc_bounds
+from leadflow.platform.db import unit_of_work, utcnow
+from leadflow.platform.money import to_money
+from leadflow.platform.periods import local_date, month_to_date, utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
-from leadflow.platform.schemas import MAX_ID, PageParams
+from leadflow.platform.schemas import MAX_ID, PageParams, utc_iso
 from leadflow.requests import money
 from leadflow.requests.models import Request, RequestEvent
 from leadflow.requests.schemas import RequestCreate, RequestUpdate, TransitionIn
@@ -101,7 +99,7 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return utc_iso(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
@@ -126,10 +124,7 @@ def _scoped(principal: Principal) -> Select[Request]:
     query = select(Request).where(Request.deleted_at.is_(None))
     if principal.role is Role.master:
         return query.where(Request.master_id == principal.id)
-    cities = visible_city_ids(principal)
-    if cities is not None:
-        query = query.where(Request.city_id.in_(cities))
-    return query
+    return scoped_to_cities(query, Request.city_id, principal)
 
 
 def _loaded(strategy: Any = joinedload) -> tuple[Any, ...]:
@@ -162,14 +157,6 @@ def _search(q: str) -> Any:
     return or_(*conditions)
 
 
-async def _zone(session: AsyncSession, city_id: int | None, business_zone: str) -> str:
-    if city_id is not None:
-        city = await catalog.get_city(session, city_id)
-        if city is not None:
-            return city.timezone
-    return business_zone
-
-
 async def _filtered(
     session: AsyncSession, principal: Principal, filters: Filters, business_zone: str
 ) -> Select[Request]:
@@ -194,7 +181,11 @@ async def _filtered(
     if filters.q:
         query = query.where(_search(filters.q))
     if filters.date_from or filters.date_to:
-        zone = await _zone(session, filters.city_id, business_zone)
+        zone = (
+            await catalog.city_zone(session, filters.city_id, business_zone)
+            if filters.city_id is not None
+            else business_zone
+        )
         start, end = utc_bounds(filters.date_from, filters.date_to, zone)
         moment = Request.visit_at if filters.date_field == "visit_at" else Request.created_at
         if start is not None:
@@ -202,10 +193,6 @@ async def _filtered(
         if end is not None:
             query = query.where(moment < end)
     return query
-
-
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(CENT)
 
 
 async def list_requests(
@@ -269,16 +256,15 @@ async def _check_refs(
 ) -> list[FieldError]:
     errors: list[FieldError] = []
     if "city_id" in values:
-        cities = visible_city_ids(principal)
-        city = await catalog.get_city(session, city_id)
-        if city is None or not city.active or (cities is not None and city_id not in cities):
+        city = await catalog.cities.find(session, city_id)
+        if city is None or not city.active or not may_see_city(principal, city_id):
             errors.append(FieldError("city_id", "Unknown or inactive city, or not one of your cities."))
     if values.get("request_type_id") is not None:
-        type_ = await catalog.get_request_type(session, values["request_type_id"])
+        type_ = await catalog.request_types.find(session, values["request_type_id"])
         if type_ is None or not type_.active:
             errors.append(FieldError("request_type_id", "Unknown or inactive request type."))
     if values.get("direction_id") is not None:
-        direction = await catalog.get_direction(session, values["direction_id"])
+        direction = await catalog.directions.find(session, values["direction_id"])
         if direction is None or not direction.active:
             errors.append(FieldError("direction_id", "Unknown or inactive direction."))
     if values.get("campaign_id") is not None:
@@ -292,18 +278,6 @@ async def type_for_phone(session: AsyncSession, phone: str) -> int:
     """first_time when this phone never had a request (any source, any city), else repeat."""
     seen = await session.scalar(select(Request.id).where(Request.client_phone == phone).limit(1))
     return await catalog.request_type_id(session, REPEAT if seen is not None else FIRST_TIME)
-
-
-@asynccontextmanager
-async def _unit_of_work(session: AsyncSession) -> AsyncIterator[None]:
-    """Run the writes and commit them together. A racing writer that read the same version loses at its UPDATE
-    (``WHERE version = …`` matches nothing) or at the one-live-handover index: 409, and nothing of it is kept."""
-    try:
-        yield
-        await session.commit()
-    except (StaleDataError, IntegrityError) as exc:
-        await session.rollback()
-        raise stale() from exc
 
 
 # Intake -----------------------------------------------------------------------------------------------------------
@@ -329,7 +303,7 @@ async def create_request(
         updated_at=now,
     )
     session.add(request)
-    async with _unit_of_work(session):
+    async with unit_of_work(session, stale):
         await session.flush()
         session.add(_event(request, principal, "created", to=Status.new, source=source))
     return await _reload(session, request.id)
@@ -391,17 +365,9 @@ async def update_request(
     diff: dict[str, Any] = {}
     money_changed = bool(changes.keys() & MONEY_FIELDS)
     if money_changed:
-        result = changes.pop("result", request.result)
-        expenses = changes.pop("expenses", request.expenses)
-        _check_money(result, expenses)
         share = request.company_share if request.company_share is not None else default_share
-        computed = money.compute(result, expenses, share)
-        for field in ("result", "expenses", "net_amount", "master_handover"):
-            old, new = getattr(request, field), getattr(computed, field)
-            if old != new:
-                diff[field] = {"from": _jsonable(old), "to": _jsonable(new)}
-                setattr(request, field, new)
-        request.company_share = share
+        result, expenses = changes.pop("result", request.result), changes.pop("expenses", request.expenses)
+        diff |= _apply_money(request, result, expenses, share)
     for field, value in changes.items():
         old = getattr(request, field)
         if old != value:
@@ -412,12 +378,29 @@ async def update_request(
     if principal.role is Role.operator:
         request.operator_id = principal.id
     kind = "money_corrected" if money_changed and diff.keys() & {"result", "expenses"} else "updated"
-    async with _unit_of_work(session):
+    async with unit_of_work(session, stale):
         await session.flush()
         session.add(_event(request, principal, kind, changes=diff))
         if money_changed:
             await _book_handover(session, request, principal, request.master_handover)
     return await _reload(session, request.id)
+
+
+def _apply_money(request: Request, result: Decimal | None, expenses: Decimal | None, share: Decimal) -> dict[str, Any]:
+    """Check the reported money, set it with the derived amounts and the share, and return what changed
+    (``{field: {"from": …, "to": …}}``) for the history."""
+    _check_money(result, expenses)
+    assert result is not None
+    assert expenses is not None
+    computed = money.compute(result, expenses, share)
+    diff: dict[str, Any] = {}
+    for field in ("result", "expenses", "net_amount", "master_handover", "company_share"):
+        old, new = getattr(request, field), getattr(computed, field)
+        if old != new:
+            if field != "company_share":  # the share is a snapshot, not something the caller changed
+                diff[field] = {"from": _jsonable(old), "to": _jsonable(new)}
+            setattr(request, field, new)
+    return diff
 
 
 def _check_money(result: Decimal | None, expenses: Decimal | None) -> None:
@@ -433,8 +416,7 @@ def _check_money(result: Decimal | None, expenses: Decimal | None) -> None:
 
 
 async def _completion_date(session: AsyncSession, request: Request) -> dt.date:
-    city = await catalog.get_city(session, request.city_id)
-    zone = city.timezone if city is not None else "Europe/Moscow"
+    zone = await catalog.city_zone(session, request.city_id, DEFAULT_TIMEZONE)
     return local_date(request.completed_at or utcnow(), zone)
 
 
@@ -520,11 +502,8 @@ async def transition(
         data["previous_master_id"] = request.master_id
         request.master_id = master.id
         request.was_assigned = True
-    if current is Status.awaiting_acceptance and target is Status.awaiting_dispatch:
-        data["previous_master_id"] = request.master_id
-        request.master_id = None
-    if current is Status.refused and target is Status.awaiting_dispatch:  # reopened after a master had it
-        data["previous_master_id"] = request.master_id
+    if target is Status.awaiting_dispatch and current in (Status.awaiting_acceptance, Status.refused):
+        data["previous_master_id"] = request.master_id  # declined, or reopened after a master had it
         request.master_id = None
     if target is Status.callback:
         request.callback_at = body.callback_at
@@ -532,17 +511,10 @@ async def transition(
     elif current is Status.callback:
         request.callback_at = None
     if target is Status.done:
-        _check_money(body.result, body.expenses)
-        assert body.result is not None
-        assert body.expenses is not None
         own = await accounts.master_share(session, request.master_id) if request.master_id is not None else None
-        share = own if own is not None else default_share
-        computed = money.compute(body.result, body.expenses, share)
-        request.result, request.expenses = computed.result, computed.expenses
-        request.net_amount, request.master_handover = computed.net_amount, computed.master_handover
-        request.company_share = computed.company_share
+        _apply_money(request, body.result, body.expenses, own if own is not None else default_share)
         request.completed_at = now
-        data.update(result=computed.result, expenses=computed.expenses, master_handover=computed.master_handover)
+        data.update(result=request.result, expenses=request.expenses, master_handover=request.master_handover)
         handover_changed = True
     if current is Status.done:  # reopened: the money is no longer booked
         request.completed_at = None
@@ -552,7 +524,7 @@ async def transition(
         request.operator_id = principal.id
     request.status = target
     request.status_changed_at = now
-    async with _unit_of_work(session):
+    async with unit_of_work(session, stale):
         await session.flush()
         session.add(_event(request, principal, "status_changed", frm=current, to=target, **data))
         if handover_changed:
@@ -572,7 +544,7 @@ async def delete_request(
     request = await get_request(session, principal, request_id)
     check_version(request.version, version, if_match)
     request.deleted_at = utcnow()
-    async with _unit_of_work(session):
+    async with unit_of_work(session, stale):
         await session.flush()
         session.add(_event(request, principal, "deleted", frm=request.status))
         await _book_handover(session, request, principal, None)
@@ -591,10 +563,8 @@ async def earnings(
         raise Forbidden("Earnings are read by the master, their directors and admins.")
     master = await accounts.master_in_scope(session, principal, master_id)
     assert master.master is not None
-    city = await catalog.get_city(session, master.master.city_id)
-    zone = city.timezone if city is not None else "Europe/Moscow"
-    date_to = date_to or today(zone)
-    date_from = date_from or date_to.replace(day=1)
+    zone = await catalog.city_zone(session, master.master.city_id, DEFAULT_TIMEZONE)
+    date_from, date_to = month_to_date(date_from, date_to, zone)
     start, end = utc_bounds(date_from, date_to, zone)
     row = (
         await session.execute(
@@ -612,13 +582,13 @@ async def earnings(
             )
         )
     ).one()
-    net, handover = _money(row[2]), _money(row[3])
+    net, handover = to_money(row[2]), to_money(row[3])
     return {
         "master_id": master_id,
         "date_from": date_from,
         "date_to": date_to,
         "done": int(row[0]),
-        "revenue": _money(row[1]),
+        "revenue": to_money(row[1]),
         "net": net,
         "handover": handover,
         "earnings": net - handover,

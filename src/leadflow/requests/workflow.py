@@ -1,6 +1,6 @@
 """The request state machine of SPEC §3.2 as data: statuses, queues, labels and the transition table.
 
-Pure rules, no database: the service asks :func:`check_move` whether a move exists and who may make it, and the
+Pure rules, no database: the service asks :func:`find_move` whether a move exists and who may make it, and the
 ``/requests/workflow`` endpoint and the docs print the same table.
 """
 
@@ -50,7 +50,6 @@ STATUSES: dict[Status, tuple[str, str, Queue]] = {
 INTAKE = frozenset({Status.new, Status.callback, Status.not_reached})
 AWAITING = frozenset({Status.awaiting_dispatch, Status.awaiting_acceptance})
 WITH_MASTER = frozenset({Status.accepted, Status.en_route, Status.in_progress, Status.deferred})
-OPEN_WORK = AWAITING | WITH_MASTER  # an open job: a client calling again is calling about it
 
 
 def label(status: str) -> str:
