@@ -52,6 +52,7 @@ def utc_bounds(
 def month_to_date(date_from: dt.date | None, date_to: dt.date | None, zone: str) -> tuple[dt.date, dt.date]:
     """The period a report-like call means when dates are left out: from the first of ``date_to``'s month (default
     today in ``zone``) to ``date_to``; checked like any range."""
+    check_range(date_from, date_to)  # what the caller sent: only those fields are named in an error
     date_to = date_to or today(zone)
     date_from = date_from or date_to.replace(day=1)
     check_range(date_from, date_to)
