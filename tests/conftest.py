@@ -278,6 +278,13 @@ def problem(response: httpx.Response, status: int, type_suffix: str | None = Non
     return body
 
 
+def error_fields(answer: httpx.Response | dict[str, Any]) -> list[str]:
+    """The ``field`` of every entry of a problem body's ``errors``, sorted (duplicates kept). A response is checked
+    with :func:`problem` first (at whatever status it has: check the status with ``problem`` when it matters)."""
+    body = problem(answer, answer.status_code) if isinstance(answer, httpx.Response) else answer
+    return sorted(str(e["field"]) for e in body["errors"])
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The Redis under test. Skipped on the embedded run; on the PostgreSQL + Redis run of CI

@@ -128,9 +128,16 @@ async def test_parallel_guesses_cannot_outrun_the_lock(h: Harness) -> None:
     statuses = [r.status_code for r in results]
     assert statuses.count(401) <= 5
     assert statuses.count(429) + statuses.count(423) >= 15
-    busy = next(r for r in results if r.status_code == 429)
-    problem(busy, 429, "login-busy")
-    assert busy.headers["Retry-After"] == "1"
+    # Every turned-away guess is a proper problem; which of 429 and 423 they got depends on timing (on a loaded
+    # machine the first checks may finish, and lock the login, before the last guesses arrive).
+    for response in results:
+        if response.status_code == 429:
+            problem(response, 429, "login-busy")
+            assert response.headers["Retry-After"] == "1"
+        elif response.status_code == 423:
+            problem(response, 423, "login-locked")
+        else:
+            problem(response, 401, "invalid-credentials")
     # The right password does not help now.
     problem(await attempt(h, user.login, PASSWORD), 423, "login-locked")
 

@@ -13,15 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Harness, problem
+from tests.conftest import Harness, error_fields, problem
 
 API = "/api/v1/campaigns"
 FIELDS = {"id", "city_id", "name", "channel", "phone", "active", "created_at"}
 PHONE = "74951112233"
-
-
-def error_fields(body: dict[str, Any]) -> set[str]:
-    return {e["field"] for e in body["errors"]}
 
 
 async def create(
@@ -105,7 +101,7 @@ async def test_create_rejects_invalid_bodies(h: Harness, body: dict[str, Any], f
     admin = await h.signed_in("admin")
     if body.get("city_id") == "CITY":
         body = {**body, "city_id": city.id}
-    assert fields <= error_fields(problem(await admin.post(API, json=body), 422, "validation-error"))
+    assert fields <= set(error_fields(problem(await admin.post(API, json=body), 422, "validation-error")))
     assert await ids(admin) == []
 
 
@@ -116,7 +112,7 @@ async def test_patch_rejects_nulls_and_unknown_fields(h: Harness, body: dict[str
     city = await h.city()
     admin = await h.signed_in("admin")
     cid = (await create(admin, city.id))["id"]
-    assert set(body) <= error_fields(problem(await admin.patch(f"{API}/{cid}", json=body), 422))
+    assert set(body) <= set(error_fields(problem(await admin.patch(f"{API}/{cid}", json=body), 422)))
 
 
 # Phones -----------------------------------------------------------------------------------------------------------
@@ -144,7 +140,7 @@ async def test_tracking_phone_with_letters_or_wrong_length_is_422(h: Harness, ra
 # Uniqueness of the tracking number among active campaigns ------------------------------------------------------------
 def assert_phone_taken(response: httpx.Response) -> None:
     body = problem(response, 409, "duplicate-phone")
-    assert error_fields(body) == {"phone"}
+    assert error_fields(body) == ["phone"]
 
 
 async def test_tracking_number_is_unique_among_active_campaigns(h: Harness) -> None:
@@ -277,15 +273,15 @@ async def test_city_bound_writer_stays_in_their_cities(h: Harness, role: str) ->
     own = await create(client, mine.id)
 
     outside = {"city_id": foreign.id, "name": "Outside", "phone": "84950000001"}
-    assert error_fields(problem(await client.post(API, json=outside), 422, "validation-error")) == {"city_id"}
+    assert error_fields(problem(await client.post(API, json=outside), 422, "validation-error")) == ["city_id"]
     unknown = {"city_id": 999999, "name": "Nowhere", "phone": "84950000002"}
-    assert error_fields(problem(await client.post(API, json=unknown), 422)) == {"city_id"}
+    assert error_fields(problem(await client.post(API, json=unknown), 422)) == ["city_id"]
 
     problem(await client.get(f"{API}/{theirs['id']}"), 404, "not-found")
     problem(await client.patch(f"{API}/{theirs['id']}", json={"name": "Mine now"}), 404, "not-found")
     problem(await client.delete(f"{API}/{theirs['id']}"), 404, "not-found")
     moved = await client.patch(f"{API}/{own['id']}", json={"city_id": foreign.id})
-    assert error_fields(problem(moved, 422)) == {"city_id"}
+    assert error_fields(problem(moved, 422)) == ["city_id"]
     assert (await client.get(f"{API}/{own['id']}")).json()["city_id"] == mine.id
 
     assert await ids(client) == [own["id"]]
@@ -303,7 +299,7 @@ async def test_marketer_without_cities_works_everywhere(h: Harness) -> None:
     patched = await marketer.patch(f"{API}/{existing['id']}", json={"city_id": second.id})
     assert patched.status_code == 200 and patched.json()["city_id"] == second.id
     unknown = {"city_id": 999999, "name": "Nowhere", "phone": "84950000002"}
-    assert error_fields(problem(await marketer.post(API, json=unknown), 422)) == {"city_id"}
+    assert error_fields(problem(await marketer.post(API, json=unknown), 422)) == ["city_id"]
 
 
 async def test_director_without_cities_sees_and_creates_nothing(h: Harness) -> None:
@@ -314,7 +310,7 @@ async def test_director_without_cities_sees_and_creates_nothing(h: Harness) -> N
     assert await ids(director) == []
     problem(await director.get(f"{API}/{cid}"), 404)
     body = {"city_id": city.id, "name": "X", "phone": "84950000001"}
-    assert error_fields(problem(await director.post(API, json=body), 422)) == {"city_id"}
+    assert error_fields(problem(await director.post(API, json=body), 422)) == ["city_id"]
 
 
 # Lists --------------------------------------------------------------------------------------------------------------

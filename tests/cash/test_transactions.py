@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from leadflow.cash.models import Transaction
-from tests.conftest import Harness, problem
+from tests.cash.helpers import TX, book
+from tests.conftest import Harness, error_fields, problem
 
-API = "/api/v1/transactions"
+API = TX
+
 FIELDS = {
     "id",
     "city_id",
@@ -80,25 +82,6 @@ async def desk(h: Harness) -> Desk:
     )
 
 
-def error_fields(body: dict[str, Any]) -> set[str]:
-    return {e["field"] for e in body["errors"]}
-
-
-async def book(
-    client: httpx.AsyncClient,
-    city_id: int,
-    type_id: int,
-    amount: Any = "100.00",
-    occurred_on: str = "2024-03-10",
-    **extra: Any,
-) -> dict[str, Any]:
-    body = {"city_id": city_id, "type_id": type_id, "amount": amount, "occurred_on": occurred_on, **extra}
-    response = await client.post(API, json=body)
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
-
-
 async def listed(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
     response = await client.get(API, params={"per_page": 200, **params})
     assert response.status_code == 200, response.text
@@ -145,7 +128,7 @@ async def test_amount_accepts_strings_and_numbers(desk: Desk, amount: Any, store
 )  # fmt: skip
 async def test_invalid_amount_is_422(desk: Desk, amount: Any) -> None:
     body = {"city_id": desk.city, "type_id": desk.sale, "amount": amount, "occurred_on": "2024-03-10"}
-    assert error_fields(problem(await desk.director.post(API, json=body), 422, "validation-error")) == {"amount"}
+    assert error_fields(problem(await desk.director.post(API, json=body), 422, "validation-error")) == ["amount"]
     assert (await listed(desk.admin))["total"] == 0
 
 
@@ -155,14 +138,14 @@ async def test_occurred_on_is_required_and_sane(desk: Desk, occurred_on: str | N
     if occurred_on == "MISSING":
         del body["occurred_on"]
     response = await desk.director.post(API, json=body)
-    assert error_fields(problem(response, 422, "validation-error")) == {"occurred_on"}
+    assert error_fields(problem(response, 422, "validation-error")) == ["occurred_on"]
 
 
 @pytest.mark.parametrize("field", ["city_id", "type_id", "amount"])
 async def test_required_fields(desk: Desk, field: str) -> None:
     body = {"city_id": desk.city, "type_id": desk.sale, "amount": "10", "occurred_on": "2024-03-10"}
     del body[field]
-    assert error_fields(problem(await desk.director.post(API, json=body), 422)) == {field}
+    assert error_fields(problem(await desk.director.post(API, json=body), 422)) == [field]
 
 
 @pytest.mark.parametrize(
@@ -182,7 +165,7 @@ async def test_type_must_be_bookable(desk: Desk, which: str) -> None:
         assert (await desk.admin.patch(f"/api/v1/transaction-types/{desk.rent}", json={"active": False})).is_success
     body = {"city_id": desk.city, "type_id": type_id, "amount": "10", "occurred_on": "2024-03-10"}
     for client in (desk.director, desk.admin):
-        assert error_fields(problem(await client.post(API, json=body), 422, "validation-error")) == {"type_id"}
+        assert error_fields(problem(await client.post(API, json=body), 422, "validation-error")) == ["type_id"]
     assert (await listed(desk.admin))["total"] == 0
 
 
@@ -208,7 +191,7 @@ async def test_links_must_belong_to_the_transactions_city(desk: Desk) -> None:
     ):
         for client in (desk.director, desk.admin):
             response = await client.post(API, json={**base, **extra})
-            assert error_fields(problem(response, 422, "validation-error")) == {field}, extra
+            assert error_fields(problem(response, 422, "validation-error")) == [field], extra
 
     linked = await book(desk.director, desk.city, desk.ads, campaign_id=campaign.json()["id"], master_id=master.id)
     assert (linked["campaign_id"], linked["master_id"], linked["kind"]) == (campaign.json()["id"], master.id, "expense")
@@ -216,8 +199,8 @@ async def test_links_must_belong_to_the_transactions_city(desk: Desk) -> None:
 
 async def test_city_must_be_known_and_in_scope(desk: Desk) -> None:
     body = {"city_id": desk.other_city, "type_id": desk.sale, "amount": "10", "occurred_on": "2024-03-10"}
-    assert error_fields(problem(await desk.director.post(API, json=body), 422)) == {"city_id"}
-    assert error_fields(problem(await desk.admin.post(API, json={**body, "city_id": 999999}), 422)) == {"city_id"}
+    assert error_fields(problem(await desk.director.post(API, json=body), 422)) == ["city_id"]
+    assert error_fields(problem(await desk.admin.post(API, json={**body, "city_id": 999999}), 422)) == ["city_id"]
     assert (await book(desk.admin, desk.other_city, desk.sale))["city_id"] == desk.other_city
     two_cities = await desk.h.as_user(await desk.h.user("director", cities=[desk.city, desk.other_city]))
     assert (await book(two_cities, desk.other_city, desk.sale))["city_id"] == desk.other_city
@@ -279,7 +262,7 @@ async def test_get_sends_etag_and_patch_checks_the_version(desk: Desk) -> None:
     assert got.headers["ETag"] == '"1"' and got.json()["version"] == 1
 
     body = problem(await desk.director.patch(url, json={"amount": "200"}), 422, "validation-error")
-    assert error_fields(body) == {"version"}
+    assert error_fields(body) == ["version"]
 
     ok = await desk.director.patch(url, json={"amount": "200", "version": 1})
     assert ok.status_code == 200, ok.text
@@ -323,7 +306,7 @@ async def test_patch_revalidates_the_merged_transaction(desk: Desk) -> None:
     assert (await both.get(url)).json() == created
 
     out_of_scope = await desk.director.patch(url, json={"city_id": desk.other_city, "campaign_id": None, "version": 1})
-    assert error_fields(problem(out_of_scope, 422)) == {"city_id"}
+    assert error_fields(problem(out_of_scope, 422)) == ["city_id"]
 
     moved = await both.patch(
         url, json={"city_id": desk.other_city, "campaign_id": None, "type_id": desk.sale, "version": 1}
@@ -345,7 +328,7 @@ async def test_a_type_deactivated_later_does_not_block_other_corrections(desk: D
     back = await desk.director.patch(f"{API}/{created['id']}", json={"type_id": desk.sale, "version": 2})
     assert back.status_code == 200
     again = await desk.director.patch(f"{API}/{created['id']}", json={"type_id": desk.rent, "version": 3})
-    assert error_fields(problem(again, 422)) == {"type_id"}
+    assert error_fields(problem(again, 422)) == ["type_id"]
 
 
 async def test_delete_is_soft_and_hides_the_transaction(desk: Desk) -> None:
@@ -445,16 +428,17 @@ async def ledger(desk: Desk) -> Ledger:
     cid = campaign.json()["id"]
     master = await desk.h.user("master", master_city=desk.city)
     rows = [
-        ("L1", desk.sale, "1000.00", "2024-03-01", {"campaign_id": cid}),
-        ("L2", desk.rent, "300.50", "2024-03-05", {}),
-        ("L3", desk.ads, "200.00", "2024-03-10", {"campaign_id": cid}),
-        ("L4", desk.sale, "50.25", "2024-03-31", {"master_id": master.id}),
-        ("L5", desk.rent, "10.00", "2024-04-01", {"master_id": master.id}),
+        ("L1", desk.sale, "income", "1000.00", "2024-03-01", {"campaign_id": cid}),
+        ("L2", desk.rent, "expense", "300.50", "2024-03-05", {}),
+        ("L3", desk.ads, "expense", "200.00", "2024-03-10", {"campaign_id": cid}),
+        ("L4", desk.sale, "income", "50.25", "2024-03-31", {"master_id": master.id}),
+        ("L5", desk.rent, "expense", "10.00", "2024-04-01", {"master_id": master.id}),
     ]
     amounts: dict[str, tuple[str, Decimal]] = {}
-    for reason, type_id, amount, day, extra in rows:
+    for reason, type_id, kind, amount, day, extra in rows:
         made = await book(desk.director, desk.city, type_id, amount, day, payment_reason=reason, **extra)
-        amounts[reason] = (made["kind"], Decimal(amount))
+        assert (made["kind"], made["amount"]) == (kind, amount), reason
+        amounts[reason] = (kind, Decimal(amount))
     await book(desk.admin, desk.other_city, desk.sale, "999.99", "2024-03-05", payment_reason="B1")
     return Ledger(campaign=cid, master=master.id, amounts=amounts)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
@@ -11,10 +12,10 @@ from leadflow.accounts.models import User
 from leadflow.cash.models import Transaction
 from leadflow.demo import large
 from leadflow.demo.seed import seed
-from leadflow.requests import money
 from leadflow.requests.models import Request, RequestEvent
 from leadflow.requests.workflow import Status
 from tests.conftest import Harness
+from tests.requests.helpers import handover_cents, money, to_cents
 
 TINY = large.Scale(cities=3, campaigns=4, masters=6, requests=400, transactions=300, days=60)
 
@@ -22,32 +23,43 @@ TINY = large.Scale(cities=3, campaigns=4, masters=6, requests=400, transactions=
 async def _check_invariants(h: Harness) -> dict[str, Any]:
     async with h.database.session() as session:
         requests = list(await session.scalars(select(Request)))
-        live = {
-            t.request_id: t
-            for t in await session.scalars(
+        linked = list(
+            await session.scalars(
                 select(Transaction).where(Transaction.request_id.is_not(None), Transaction.deleted_at.is_(None))
             )
-        }
+        )
         events = dict(
             (
                 await session.execute(select(RequestEvent.request_id, func.count()).group_by(RequestEvent.request_id))
             ).all()
         )
+    live = Counter(t.request_id for t in linked)  # live transactions per request: one handover, or none
+    amounts = {t.request_id: t.amount for t in linked}
+    assert set(live) <= {r.id for r in requests}, "a handover of no request"
     statuses = {r.status for r in requests}
     for request in requests:
         assert events.get(request.id, 0) >= 1, f"request {request.id} has no history"
         if request.status == Status.done:
             assert request.result is not None and request.expenses is not None and request.company_share is not None
-            expected = money.compute(request.result, request.expenses, request.company_share)
-            assert (request.net_amount, request.master_handover) == (expected.net_amount, expected.master_handover)
+            # SPEC §3.3 in whole kopecks, independently of the generator's money.compute: net = result − expenses,
+            # handover = net × share rounded half-up to the kopeck.
+            result, expenses, share = (
+                to_cents(request.result),
+                to_cents(request.expenses),
+                to_cents(request.company_share),
+            )
+            assert 0 <= expenses <= result and 0 <= share <= 100, (request.id, result, expenses, share)
+            net, handover = result - expenses, handover_cents(result - expenses, share)
+            assert (request.net_amount, request.master_handover) == (money(net), money(handover)), request.id
             assert request.completed_at is not None and request.master_id is not None
-            if request.master_handover > 0:
-                assert live[request.id].amount == request.master_handover
+            if handover > 0:
+                assert live[request.id] == 1, f"request {request.id} has {live[request.id]} live handovers"
+                assert amounts[request.id] == money(handover)
             else:
-                assert request.id not in live
+                assert live[request.id] == 0, f"request {request.id} has a handover of nothing"
         else:
-            assert request.id not in live and request.completed_at is None
-    return {"requests": len(requests), "statuses": statuses, "handovers": len(live)}
+            assert live[request.id] == 0 and request.completed_at is None, request.id
+    return {"requests": len(requests), "statuses": statuses, "handovers": sum(live.values())}
 
 
 async def test_small_demo_covers_every_status_with_consistent_money(h: Harness) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from leadflow.requests.models import Request
 from tests.conftest import Harness, problem
-from tests.requests.test_requests_api import REQUESTS, Team, events, handovers, reach, team, url
+from tests.requests.helpers import API, REQUESTS, Team, around_today, events, handovers, reach, team, url
 
 PARALLEL = 8
 ROUNDS = 5
@@ -63,7 +63,7 @@ async def test_parallel_done_saves_complete_once_and_book_one_handover(h: Harnes
 
     listing = (await t.director.get(f"{REQUESTS}", params={"status": "done"})).json()
     assert listing["total"] == ROUNDS
-    earnings = (await t.master.get(f"/api/v1/masters/{t.master_id}/earnings")).json()
+    earnings = (await t.master.get(f"{API}/masters/{t.master_id}/earnings", params=around_today())).json()
     assert earnings["done"] == ROUNDS
 
 

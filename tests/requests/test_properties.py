@@ -10,6 +10,7 @@ The database is not reset between hypothesis examples of one test, so every exam
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -22,62 +23,16 @@ from sqlalchemy import update
 from leadflow.accounts.models import MasterProfile
 from leadflow.requests.money import compute
 from tests.conftest import Harness
+from tests.requests.helpers import API, as_text, handover_cents, handovers, money
+from tests.requests.spec_table import INTAKE, SPEC_TABLE, STATUSES, spec_allowed, state_of
 
-API = "/api/v1"
 MAX_CENTS = 10**12  # results below 10^10 roubles, two decimals: NUMERIC(12,2)
 DB_SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
-STATUSES = (
-    "new",
-    "callback",
-    "not_reached",
-    "awaiting_dispatch",
-    "awaiting_acceptance",
-    "accepted",
-    "en_route",
-    "in_progress",
-    "deferred",
-    "done",
-    "refused",
-)
-INTAKE = ("new", "callback", "not_reached")
-WITH_MASTER = ("accepted", "en_route", "in_progress", "deferred")
-OP_DIR, MA_DIR, DIR = frozenset({"operator", "director"}), frozenset({"master", "director"}), frozenset({"director"})
-# SPEC §3.2, written out independently of workflow.MOVES: (from, to) → roles besides admin. Refused reopens to
-# `new` or `awaiting_dispatch`, which one depending on whether the request ever had a master (see expected_code).
-TABLE: dict[tuple[str, str], frozenset[str]] = {
-    **{(f, t): OP_DIR for f in INTAKE for t in ("callback", "not_reached", "awaiting_dispatch")},
-    **{(f, "refused"): OP_DIR for f in (*INTAKE, "awaiting_dispatch", "awaiting_acceptance")},
-    ("awaiting_dispatch", "awaiting_acceptance"): DIR,
-    ("awaiting_acceptance", "accepted"): MA_DIR,
-    ("awaiting_acceptance", "awaiting_dispatch"): MA_DIR,
-    ("accepted", "en_route"): MA_DIR,
-    ("accepted", "in_progress"): MA_DIR,
-    ("en_route", "in_progress"): MA_DIR,
-    ("in_progress", "done"): MA_DIR,
-    ("deferred", "done"): MA_DIR,
-    ("in_progress", "deferred"): MA_DIR,
-    ("deferred", "in_progress"): MA_DIR,
-    **{(f, "refused"): MA_DIR for f in WITH_MASTER},
-    **{(f, "awaiting_acceptance"): DIR for f in ("awaiting_acceptance", *WITH_MASTER)},
-    ("done", "in_progress"): DIR,
-    ("refused", "new"): DIR,
-    ("refused", "awaiting_dispatch"): DIR,
-}
-
-
-def money(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
-
-
-def as_text(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def handover_cents(net_cents: int, share_pct: int) -> int:
-    """round_half_up(net × share) in kopecks, with integers only: (net·pct + 50) // 100 for net, pct ≥ 0."""
-    return (net_cents * share_pct + 50) // 100
+# Shares (in %) for which some net gives a product ending in exactly half a kopeck: net·share ≡ 50 (mod 100) has a
+# solution exactly when gcd(share, 100) divides 50.
+HALF_KOPECK_SHARES = [share for share in range(1, 101) if 50 % math.gcd(share, 100) == 0]
 
 
 @st.composite
@@ -104,19 +59,36 @@ def test_money_rule(drawn: tuple[int, int, int]) -> None:
     assert computed.master_handover == money(handover_cents(net, share))
     assert Decimal(0) <= computed.master_handover <= computed.net_amount
     earnings = computed.net_amount - computed.master_handover
-    assert earnings + computed.master_handover == computed.net_amount
+    assert earnings == money(net - handover_cents(net, share))
     assert earnings >= 0
     for value in (computed.result, computed.expenses, computed.net_amount, computed.master_handover):
         assert value.as_tuple().exponent == -2  # two decimals, always
     assert computed.company_share == money(share)
 
 
-@given(st.integers(0, MAX_CENTS - 1), st.integers(0, 100))
-def test_half_up_is_not_bankers_rounding(net: int, share: int) -> None:
+@st.composite
+def half_kopeck_products(draw: st.DrawFn) -> tuple[int, int]:
+    """(net in kopecks, share %) whose exact handover net × share ends in exactly half a kopeck."""
+    share = draw(st.sampled_from(HALF_KOPECK_SHARES))
+    g = math.gcd(share, 100)
+    step = 100 // g  # net·share mod 100 repeats with this period in net
+    first = (50 // g) * pow(share // g, -1, step) % step  # the smallest net with net·share ≡ 50 (mod 100)
+    net = first + step * draw(st.integers(0, (MAX_CENTS - 1 - first) // step))
+    return net, share
+
+
+@given(half_kopeck_products())
+@example((1, 50))  # 0.005 → 0.01 (banker's: 0.00)
+@example((5, 10))  # 0.005 → 0.01 (banker's: 0.00)
+@example((3, 50))  # 0.015 → 0.02 (banker's too)
+@example((399999, 50))  # 1999.995 → 2000.00
+@example((MAX_CENTS - 1, 50))
+def test_half_up_is_not_bankers_rounding(drawn: tuple[int, int]) -> None:
     """A product ending in exactly half a kopeck always rounds up (banker's rounding would round some down)."""
-    exact = Decimal(net * share)  # in 1/100 of a kopeck
-    if exact % 100 == 50:
-        assert compute(money(net), Decimal(0), money(share)).master_handover * 100 == (exact + 50) // 100
+    net, share = drawn
+    assert net * share % 100 == 50  # in 1/100 of a kopeck: exactly half a kopeck over a whole one
+    handover = compute(money(net), Decimal(0), money(share)).master_handover
+    assert handover == money(net * share // 100 + 1)
 
 
 # Shared API helpers ---------------------------------------------------------------------------------------------------
@@ -167,9 +139,7 @@ class Desk:
         )
 
     async def handovers(self, rid: int) -> list[dict[str, Any]]:
-        response = await self.clients["admin"].get(f"{API}/transactions", params={"request_id": rid})
-        assert response.status_code == 200, response.text
-        return response.json()["items"]  # type: ignore[no-any-return]
+        return await handovers(self.clients["admin"], rid)
 
 
 @pytest.fixture
@@ -251,9 +221,7 @@ def expected_code(role: str, req: dict[str, Any], to: str, was_assigned: bool, d
     if role.startswith("master") and req["master_id"] != desk.ids[role]:
         return {404}
     current = req["status"]
-    roles = TABLE.get((current, to))
-    if current == "refused" and to in ("new", "awaiting_dispatch") and (to == "awaiting_dispatch") != was_assigned:
-        roles = None  # reopen goes to one of the two, depending on the request's past
+    roles = SPEC_TABLE.get((state_of(current, was_assigned), to))
     if roles is None:
         return {409}
     if role != "admin" and role.removesuffix("_a").removesuffix("_b") not in roles:
@@ -289,10 +257,11 @@ async def test_random_walks_keep_the_invariants(desk: Desk, data: st.DataObject,
     for _ in range(data.draw(st.integers(1, 12), label="steps")):
         # Half the time a target the table offers from here, and a role that is in the table or holds the request,
         # so that the walks get deep into the table; else anything.
-        offered = sorted({t for (f, t) in TABLE if f == req["status"]})
+        state = state_of(req["status"], was_assigned)
+        offered = sorted(spec_allowed(state))
         to = data.draw(st.sampled_from(STATUSES) | st.sampled_from(offered), label="to")
         holder = next((name for name in ("master_a", "master_b") if desk.ids[name] == req["master_id"]), "master_b")
-        likely = ["admin", *(holder if r == "master" else r for r in sorted(TABLE.get((req["status"], to), ())))]
+        likely = ["admin", *(holder if r == "master" else r for r in sorted(SPEC_TABLE.get((state, to), ())))]
         role = data.draw(st.sampled_from([*ROLES, "master_b"]) | st.sampled_from(likely), label="role")
         role = "master_a" if role == "master" else role
         complete = data.draw(st.booleans() | st.just(True), label="complete")

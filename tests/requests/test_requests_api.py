@@ -2,140 +2,41 @@
 with versions and field rights, money corrections and the linked handover income, soft delete, the history and a
 master's earnings.
 
-The helpers at the top (``Team``, ``create``, ``move``, ``reach``) are shared with ``test_scope`` and
-``test_concurrency``.
+The helpers (``Team``, ``create``, ``move``, ``reach`` ...) live in ``tests/requests/helpers.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
-from leadflow.accounts.models import User
 from leadflow.catalog.models import City
 from leadflow.requests.models import Request
-from tests.conftest import Harness, problem
-
-API = "/api/v1"
-REQUESTS = f"{API}/requests"
-VISIT = "2026-11-25T10:00:00+03:00"
-# The path from intake to done; the director may make every one of these moves.
-PATH = ("awaiting_dispatch", "awaiting_acceptance", "accepted", "in_progress", "done")
-_phones = itertools.count(1_000_000)
-
-Json = dict[str, Any]
-
-
-def url(rid: int, tail: str = "") -> str:
-    return f"{REQUESTS}/{rid}{tail}"
-
-
-def new_phone() -> str:
-    return f"7985{next(_phones):07d}"
-
-
-async def create(client: httpx.AsyncClient, city_id: int, **fields: Any) -> Json:
-    fields.setdefault("client_phone", new_phone())
-    response = await client.post(REQUESTS, json={"city_id": city_id, **fields})
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def move(client: httpx.AsyncClient, rid: int, to: str, **extra: Any) -> Json:
-    version = (await client.get(url(rid))).json()["version"]
-    response = await client.post(url(rid, "/transitions"), json={"to": to, "version": version, **extra})
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-@dataclass
-class Team:
-    """A city with its staff, each signed in on their own client."""
-
-    city: City
-    admin: httpx.AsyncClient
-    director: httpx.AsyncClient
-    operator: httpx.AsyncClient
-    marketer: httpx.AsyncClient
-    master: httpx.AsyncClient
-    master_user: User
-    operator_id: int
-
-    @property
-    def master_id(self) -> int:
-        return self.master_user.id
-
-    def client(self, role: str) -> httpx.AsyncClient:
-        return getattr(self, role)  # type: ignore[no-any-return]
-
-
-async def team(h: Harness, city: City | None = None) -> Team:
-    city = city or await h.city()
-    operator = await h.user("operator", cities=[city.id])
-    master = await h.user("master", master_city=city.id)
-    return Team(
-        city=city,
-        admin=await h.as_user(await h.user("admin")),
-        director=await h.as_user(await h.user("director", cities=[city.id])),
-        operator=await h.as_user(operator),
-        marketer=await h.as_user(await h.user("marketer", cities=[city.id])),
-        master=await h.as_user(master),
-        master_user=master,
-        operator_id=operator.id,
-    )
-
-
-async def reach(t: Team, status: str, result: str = "5000", expenses: str = "1000", **fields: Any) -> Json:
-    """A new request of the team's city (bookable), moved by the director along PATH up to ``status``."""
-    fields.setdefault("address", "ул. Ленина, 1")
-    fields.setdefault("visit_at", VISIT)
-    req = await create(t.director, t.city.id, **fields)
-    for step in PATH[: PATH.index(status) + 1] if status != "new" else ():
-        extra: Json = {"master_id": t.master_id} if step == "awaiting_acceptance" else {}
-        if step == "done":
-            extra = {"result": result, "expenses": expenses}
-        req = await move(t.director, req["id"], step, **extra)
-    return req
-
-
-async def type_ids(client: httpx.AsyncClient) -> dict[str, int]:
-    return {t["code"]: t["id"] for t in (await client.get(f"{API}/request-types")).json()["items"]}
-
-
-async def make_direction(admin: httpx.AsyncClient, name: str) -> int:
-    response = await admin.post(f"{API}/directions", json={"name": name})
-    assert response.status_code == 201, response.text
-    return int(response.json()["id"])
-
-
-async def make_campaign(admin: httpx.AsyncClient, city_id: int, phone: str = "8 800 555-35-35") -> Json:
-    body = {"city_id": city_id, "name": f"Avito {phone}", "channel": "avito", "phone": phone}
-    response = await admin.post(f"{API}/campaigns", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def handovers(client: httpx.AsyncClient, rid: int) -> list[Json]:
-    response = await client.get(f"{API}/transactions", params={"request_id": rid})
-    assert response.status_code == 200, response.text
-    return response.json()["items"]  # type: ignore[no-any-return]
-
-
-async def events(client: httpx.AsyncClient, rid: int) -> list[Json]:
-    response = await client.get(url(rid, "/events"), params={"per_page": 200})
-    assert response.status_code == 200, response.text
-    return response.json()["items"]  # type: ignore[no-any-return]
-
-
-def fields_of(body: Json) -> list[str]:
-    return sorted(e["field"] for e in body["errors"])
+from tests.conftest import Harness, error_fields, problem
+from tests.requests.helpers import (
+    API,
+    PATH,
+    REQUESTS,
+    VISIT,
+    Json,
+    around_today,
+    create,
+    events,
+    handovers,
+    local_today,
+    make_campaign,
+    make_direction,
+    move,
+    reach,
+    team,
+    type_ids,
+    url,
+)
 
 
 # Intake -----------------------------------------------------------------------------------------------------------
@@ -198,7 +99,7 @@ async def test_phones_are_normalized(h: Harness, typed: str) -> None:
 async def test_bad_phones_are_422(h: Harness, typed: str) -> None:
     t = await team(h)
     response = await t.operator.post(REQUESTS, json={"city_id": t.city.id, "client_phone": typed})
-    assert fields_of(problem(response, 422, "validation-error")) == ["client_phone"]
+    assert error_fields(problem(response, 422, "validation-error")) == ["client_phone"]
 
 
 @pytest.mark.parametrize(
@@ -214,14 +115,14 @@ async def test_bad_phones_are_422(h: Harness, typed: str) -> None:
 async def test_invalid_intake_fields_are_422(h: Harness, extra: Json, field: str) -> None:
     t = await team(h)
     response = await t.admin.post(REQUESTS, json={"city_id": t.city.id, "client_phone": "79161234567", **extra})
-    assert fields_of(problem(response, 422, "validation-error")) == [field]
+    assert error_fields(problem(response, 422, "validation-error")) == [field]
 
 
 async def test_campaign_of_another_city_is_422(h: Harness) -> None:
     t = await team(h)
     elsewhere = await make_campaign(t.admin, (await h.city()).id)
     body = {"city_id": t.city.id, "client_phone": "79161234567", "campaign_id": elsewhere["id"]}
-    assert fields_of(problem(await t.admin.post(REQUESTS, json=body), 422)) == ["campaign_id"]
+    assert error_fields(problem(await t.admin.post(REQUESTS, json=body), 422)) == ["campaign_id"]
 
 
 SERVER_FIELDS = [
@@ -273,7 +174,7 @@ async def test_idempotency_key_replays_the_created_request(h: Harness) -> None:
     other = await t.operator.post(
         REQUESTS, json={**body, "client_name": "Борис"}, headers={"Idempotency-Key": "intake-1"}
     )
-    assert fields_of(problem(other, 422)) == ["Idempotency-Key"]
+    assert error_fields(problem(other, 422)) == ["Idempotency-Key"]
     assert [r["id"] for r in (await t.admin.get(REQUESTS)).json()["items"]] == [first.json()["id"]]
 
 
@@ -361,7 +262,7 @@ def _visit(d: Listing, start: str | None, end: str | None, city_id: int | None) 
 
 
 def _created(start: int | None, end: int | None) -> Json:
-    today = dt.datetime.now(ZoneInfo("Europe/Moscow")).date()
+    today = local_today()
     params: Json = {"date_field": "created_at"}
     if start is not None:
         params["date_from"] = (today + dt.timedelta(days=start)).isoformat()
@@ -420,7 +321,7 @@ async def test_list_sorts(h: Harness, sort: str | None, expected: list[str]) -> 
 )
 async def test_list_refuses_bad_parameters(h: Harness, params: Json, field: str) -> None:
     client = await h.signed_in("admin")
-    assert fields_of(problem(await client.get(REQUESTS, params=params), 422)) == [field]
+    assert error_fields(problem(await client.get(REQUESTS, params=params), 422)) == [field]
 
 
 async def test_list_pages_cover_every_matching_row_once(h: Harness) -> None:
@@ -445,7 +346,7 @@ async def test_versions_etag_and_if_match(h: Harness) -> None:
     got = await t.operator.get(url(rid))
     assert got.headers["ETag"] == '"1"'
     no_version = await t.operator.patch(url(rid), json={"client_name": "Аня"})
-    assert fields_of(problem(no_version, 422, "validation-error")) == ["version"]
+    assert error_fields(problem(no_version, 422, "validation-error")) == ["version"]
 
     changed = await t.operator.patch(url(rid), json={"client_name": "Аня", "version": 1})
     assert changed.status_code == 200, changed.text
@@ -498,7 +399,7 @@ async def test_field_rights_by_role_and_status(
         assert all(str(after[k]) in (v, f"{v}.00") for k, v in body.items())
         return
     problem_body = problem(response, code, type_)
-    assert fields_of(problem_body) == (fields or ["address", "client_name"])
+    assert error_fields(problem_body) == (fields or ["address", "client_name"])
     assert after["version"] == req["version"]
 
 
@@ -507,7 +408,7 @@ async def test_city_cannot_change_while_a_master_is_assigned(h: Harness) -> None
     other = await h.city()
     req = await reach(t, "awaiting_acceptance")
     response = await t.admin.patch(url(req["id"]), json={"city_id": other.id, "version": req["version"]})
-    assert fields_of(problem(response, 409, "field-locked")) == ["city_id"]
+    assert error_fields(problem(response, 409, "field-locked")) == ["city_id"]
     free = await create(t.admin, t.city.id)
     moved = await t.admin.patch(url(free["id"]), json={"city_id": other.id, "version": 1})
     assert moved.status_code == 200 and moved.json()["city"]["id"] == other.id, moved.text
@@ -548,7 +449,7 @@ async def test_money_correction_follows_the_snapshotted_share_and_the_handover(h
     assert renewed["amount"] == "300.00" and renewed["id"] != tx["id"]
 
     too_much = await t.director.patch(url(req["id"]), json={"expenses": "2000.02", "version": back["version"]})
-    assert fields_of(problem(too_much, 422, "validation-error")) == ["expenses"]
+    assert error_fields(problem(too_much, 422, "validation-error")) == ["expenses"]
     assert (await t.director.get(url(req["id"]))).json()["version"] == back["version"]
     async with h.database.session() as session:
         assert await session.scalar(select(func.count()).select_from(Request)) == 1
@@ -592,6 +493,7 @@ async def test_events_are_chronological_paginated_and_scoped(h: Harness) -> None
 
 
 async def test_earnings_sum_net_minus_handover_of_done_requests(h: Harness) -> None:
+    before = local_today()
     t = await team(h)
     await reach(t, "done", result="5000", expenses="1000")  # net 4000, handover 2000
     await reach(t, "done", result="3000.01", expenses="0")  # net 3000.01, handover 1500.01 (1500.005 half up)
@@ -611,10 +513,19 @@ async def test_earnings_sum_net_minus_handover_of_done_requests(h: Harness) -> N
         "earnings": "3500.00",
     }
     path = f"{API}/masters/{t.master_id}/earnings"
+    period = around_today()  # explicit: the default period ends at a month end that the run may cross
     for client in (t.master, t.director, t.admin):
-        response = await client.get(path)
+        response = await client.get(path, params=period)
         assert response.status_code == 200, response.text
-        assert {k: response.json()[k] for k in expected} == expected
+        assert {k: response.json()[k] for k in (*expected, "date_from", "date_to")} == expected | period
+    # Left out, the period is this month up to today (the master's city's), which holds all of the above unless the
+    # day changed during the test.
+    default = await t.master.get(path)
+    after = local_today()
+    assert default.status_code == 200, default.text
+    if before == after:
+        period = {"date_from": before.replace(day=1).isoformat(), "date_to": before.isoformat()}
+        assert {k: default.json()[k] for k in (*expected, "date_from", "date_to")} == expected | period
     past = (await t.master.get(path, params={"date_from": "2020-01-01", "date_to": "2020-01-31"})).json()
     assert (past["done"], past["earnings"], past["date_from"], past["date_to"]) == (
         0,
@@ -627,4 +538,4 @@ async def test_earnings_sum_net_minus_handover_of_done_requests(h: Harness) -> N
     for role in ("operator", "marketer"):
         problem(await t.client(role).get(path), 403, "forbidden")
     reversed_range = await t.master.get(path, params={"date_from": "2026-02-01", "date_to": "2026-01-01"})
-    assert fields_of(problem(reversed_range, 422)) == ["date_from"]
+    assert error_fields(problem(reversed_range, 422)) == ["date_from"]

@@ -2,8 +2,8 @@
 of each move (422 with field errors) and the effects of the moves (master cleared, reopen targets, callback time,
 handover withdrawn and rebooked, history rows, operator stamped).
 
-The expected answers come from a literal copy of the SPEC table below, not from ``workflow.MOVES``; the last test
-checks that ``/requests/workflow`` and ``workflow.MOVES`` agree with that copy.
+The expected answers come from a literal copy of the SPEC table (``tests/requests/spec_table.py``), not from
+``workflow.MOVES``; the last test checks that ``/requests/workflow`` and ``workflow.MOVES`` agree with that copy.
 """
 
 from __future__ import annotations
@@ -20,51 +20,18 @@ from sqlalchemy import update
 from leadflow.accounts.models import MasterProfile
 from leadflow.requests import workflow
 from leadflow.requests.workflow import Status
-from tests.conftest import Harness, problem
+from tests.conftest import Harness, error_fields, problem
+from tests.requests.helpers import API
+from tests.requests.spec_table import (
+    REFUSED_ASSIGNED,
+    SPEC_TABLE,
+    STATES,
+    STATUSES,
+    WITH_MASTER,
+    spec_allowed,
+    status_of,
+)
 
-API = "/api/v1"
-STATUSES = [s.value for s in Status]
-INTAKE = ("new", "callback", "not_reached")
-AWAITING = ("awaiting_dispatch", "awaiting_acceptance")
-WITH_MASTER = ("accepted", "en_route", "in_progress", "deferred")
-OP_DIR = frozenset({"operator", "director"})
-MA_DIR = frozenset({"master", "director"})
-DIR = frozenset({"director"})
-# A refused request reopens to `new` or `awaiting_dispatch` depending on whether it ever had a master, so the
-# walks know two refused states: "refused" (never assigned) and "refused_assigned" (stored status: refused).
-REFUSED_ASSIGNED = "refused_assigned"
-STATES = [*STATUSES, REFUSED_ASSIGNED]
-
-
-def _spec_table() -> dict[tuple[str, str], frozenset[str]]:
-    """SPEC §3.2 as written: (from state, to) → the roles besides admin that may make the move."""
-    rows: list[tuple[tuple[str, ...], tuple[str, ...], frozenset[str]]] = [
-        (INTAKE, ("callback", "not_reached"), OP_DIR),
-        (INTAKE, ("awaiting_dispatch",), OP_DIR),
-        (INTAKE + AWAITING, ("refused",), OP_DIR),
-        (("awaiting_dispatch",), ("awaiting_acceptance",), DIR),
-        (("awaiting_acceptance",), ("accepted", "awaiting_dispatch"), MA_DIR),
-        (("accepted",), ("en_route", "in_progress"), MA_DIR),
-        (("en_route",), ("in_progress",), MA_DIR),
-        (("in_progress", "deferred"), ("done",), MA_DIR),
-        (("in_progress",), ("deferred",), MA_DIR),
-        (("deferred",), ("in_progress",), MA_DIR),
-        (WITH_MASTER, ("refused",), MA_DIR),
-        (("awaiting_acceptance", *WITH_MASTER), ("awaiting_acceptance",), DIR),
-        (("done",), ("in_progress",), DIR),
-        (("refused",), ("new",), DIR),
-        ((REFUSED_ASSIGNED,), ("awaiting_dispatch",), DIR),
-    ]
-    table: dict[tuple[str, str], frozenset[str]] = {}
-    for sources, targets, roles in rows:
-        for source in sources:
-            for target in targets:
-                assert (source, target) not in table
-                table[(source, target)] = roles
-    return table
-
-
-SPEC_TABLE = _spec_table()
 BOOKING = {"address": "ул. Ленина, 1", "visit_at": "2030-01-15T10:00:00+03:00"}
 CALLBACK_AT = "2030-01-10T12:30:00+03:00"
 ROLES = ("admin", "director", "operator", "marketer", "master", "other_master")
@@ -160,7 +127,7 @@ async def walk(w: World, state: str) -> dict[str, Any]:
     req = await create(w)
     for to in PATHS[state]:
         req = await move(w, req, to)
-    assert req["status"] == ("refused" if state == REFUSED_ASSIGNED else state)
+    assert req["status"] == status_of(state)
     return req
 
 
@@ -171,10 +138,6 @@ async def transactions(w: World, rid: int) -> int:
 
 
 # The whole table ---------------------------------------------------------------------------------------------------
-def spec_allowed(state: str) -> set[str]:
-    return {to for (source, to) in SPEC_TABLE if source == state}
-
-
 def expected_code(role: str, state: str, to: str, assigned_master: int | None, w: World) -> int:
     if role == "marketer":
         return 403  # marketers read requests only
@@ -212,7 +175,7 @@ async def test_every_move_for_every_role(w: World, state: str) -> None:
     """For each target and role: a fresh request in ``state`` (re-walked only after a move consumed it), the
     move with a body that meets its requirements, and the answer the SPEC table gives. Every mismatch is listed."""
     was_assigned = "awaiting_acceptance" in PATHS[state]
-    allowed = workflow.allowed_targets(Status("refused" if state == REFUSED_ASSIGNED else state), was_assigned)
+    allowed = workflow.allowed_targets(Status(status_of(state)), was_assigned)
     assert set(allowed) == spec_allowed(state)
     wrong: list[str] = []
     req: dict[str, Any] | None = None
@@ -236,8 +199,8 @@ async def test_every_move_for_every_role(w: World, state: str) -> None:
 # Requirements: 422 with field errors, and nothing changes ----------------------------------------------------------
 async def assert_refused(w: World, req: dict[str, Any], body: dict[str, Any], fields: set[str]) -> None:
     response = await post_move(w.director, req["id"], {"version": req["version"], **body})
-    errors = problem(response, 422)["errors"]
-    assert {e["field"] for e in errors} == fields, errors
+    body = problem(response, 422)
+    assert error_fields(body) == sorted(fields), body["errors"]
     stored = (await w.admin.get(f"{API}/requests/{req['id']}")).json()
     assert (stored["status"], stored["version"], stored["master_id"]) == (
         req["status"],
@@ -466,6 +429,7 @@ def expand(rows: list[dict[str, Any]]) -> dict[tuple[str, str], frozenset[str]]:
 
 
 async def test_workflow_endpoint_agrees_with_moves_and_spec(w: World) -> None:
+    assert [s.value for s in Status] == STATUSES
     for role in ("marketer", "master"):
         response = await w.clients[role].get(f"{API}/requests/workflow")
         assert response.status_code == 200, response.text
@@ -480,5 +444,5 @@ async def test_workflow_endpoint_agrees_with_moves_and_spec(w: World) -> None:
         for row in rows:
             assert row["roles"][0] == "admin" and row["description"]
     for state in STATES:
-        status, assigned = Status("refused" if state == REFUSED_ASSIGNED else state), state == REFUSED_ASSIGNED
+        status, assigned = Status(status_of(state)), state == REFUSED_ASSIGNED
         assert set(workflow.allowed_targets(status, assigned)) == spec_allowed(state)
