@@ -47,20 +47,7 @@ from leadflow.requests.workflow import (
 )
 
 INTAKE_WRITERS = frozenset({Role.admin, Role.director, Role.operator})
-INTAKE_FIELDS = frozenset(
-    {
-        "city_id",
-        "client_phone",
-        "request_type_id",
-        "campaign_id",
-        "direction_id",
-        "client_name",
-        "address",
-        "visit_at",
-        "problem",
-        "call_center_notes",
-    }
-)
+INTAKE_FIELDS = frozenset(RequestCreate.model_fields)  # what intake fills in is what intake may edit later
 MONEY_FIELDS = frozenset({"result", "expenses"})
 SORTS = {
     "created_at": Request.created_at,
