@@ -35,8 +35,12 @@ from leadflow.platform.redis import create_redis
 from leadflow.platform.security import PasswordHasher, Signer
 from leadflow.platform.settings import Settings, get_settings
 from leadflow.requests.router import router as requests_router
+from leadflow.telephony import registry as telephony_registry
+from leadflow.telephony.router import router as telephony_router
 
 log = structlog.get_logger("leadflow.app")
+WEBHOOK_PREFIX = f"{API_PREFIX}/telephony/"
+WEBHOOK_MAX_BYTES = 64 * 1024
 
 DESCRIPTION = """
 The Leadflow API. Every error is `application/problem+json` (RFC 9457) with a stable `type`.
@@ -86,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = limiter
     app.state.auth = AuthService(settings, signer, hasher, guard)
     app.state.users = UserService(hasher)
+    app.state.telephony = telephony_registry.configured(settings)
 
     install_problem_handlers(app)
 
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         campaigns_router,
         requests_router,
         cash_router,
+        telephony_router,
         administration_router,
         health_router,
     )
@@ -118,9 +124,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exempt=(f"{API_PREFIX}/auth/",),
     )
     app.add_middleware(
-        RateLimitMiddleware, limiter=limiter, signer=signer, per_minute_amount=settings.rate_limit_per_minute
+        RateLimitMiddleware,
+        limiter=limiter,
+        signer=signer,
+        per_minute_amount=settings.rate_limit_per_minute,
+        webhook_per_minute=settings.webhook_rate_limit_per_minute,
     )
-    app.add_middleware(BodyLimitMiddleware, limit_for=lambda _path: settings.max_request_bytes)
+
+    def body_limit(path: str) -> int:
+        if path.startswith(WEBHOOK_PREFIX):
+            return WEBHOOK_MAX_BYTES  # a provider event is a few hundred bytes
+        return settings.max_request_bytes
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -8,6 +8,7 @@ from leadflow.catalog import models as catalog_models
 from leadflow.platform import idempotency
 from leadflow.platform.db import Base
 from leadflow.requests import models as requests_models
+from leadflow.telephony import models as telephony_models
 
 metadata = Base.metadata
 
@@ -20,4 +21,5 @@ __all__ = [
     "idempotency",
     "metadata",
     "requests_models",
+    "telephony_models",
 ]

@@ -128,3 +128,10 @@ async def delete_campaign(session: AsyncSession, principal: Principal, campaign_
     campaign.deleted_at = utcnow()
     campaign.active = False
     await session.commit()
+
+
+async def active_by_line(session: AsyncSession, line: str) -> Campaign | None:
+    """The live, active campaign whose tracking number is this (normalized) line: where a call is routed."""
+    return await session.scalar(
+        select(Campaign).where(Campaign.phone == line, Campaign.active.is_(True), Campaign.deleted_at.is_(None))
+    )

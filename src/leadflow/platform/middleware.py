@@ -215,17 +215,31 @@ class RateLimitMiddleware:
 
     EXEMPT_PREFIXES = ("/health", "/metrics")
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, signer: Signer, per_minute_amount: int) -> None:
+    WEBHOOK_PREFIX = "/api/v1/telephony/"
+
+    def __init__(
+        self, app: ASGIApp, limiter: RateLimiter, signer: Signer, per_minute_amount: int, webhook_per_minute: int
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.signer = signer
         self.item = per_minute(per_minute_amount)
+        self.webhook_item = per_minute(webhook_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.EXEMPT_PREFIXES) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
         state = _state(scope)
+        if scope["path"].startswith(self.WEBHOOK_PREFIX):
+            # The provider's deliveries come in bursts from a few addresses: their own, larger budget.
+            decision = await self.limiter.hit(self.webhook_item, "webhook", state.get("client_ip", "unknown"))
+            if not decision.allowed:
+                log.warning("rate_limited", key="webhook")
+                await _send_problem(send, RateLimited(decision.retry_after), scope["path"])
+                return
+            await self.app(scope, receive, send)
+            return
         token = bearer_or_cookie_token(scope)
         claims = self.signer.peek_claims(token) if token else None
         if claims is not None and claims.get("rlx"):

@@ -81,6 +81,7 @@ class Settings(BaseSettings):
 
     rate_limit_per_minute: int = Field(default=100, ge=1)
     login_rate_limit_per_minute: int = Field(default=30, ge=1)
+    webhook_rate_limit_per_minute: int = Field(default=3000, ge=1)
     rate_limit_exempt_logins: Annotated[list[str], NoDecode] = []
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_s: int = Field(default=15 * 60, ge=1)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -294,6 +294,96 @@ async def create_request(
         await session.flush()
         session.add(_event(request, principal, "created", to=Status.new, source=source))
     return await _reload(session, request.id)
+
+
+# Telephony --------------------------------------------------------------------------------------------------------
+OPEN_WORK = frozenset(AWAITING | {Status.accepted, Status.en_route, Status.in_progress, Status.deferred})
+
+
+async def open_request_for_caller(
+    session: AsyncSession, phone: str, city_id: int, intake_since: dt.datetime
+) -> Request | None:
+    """The request a new call of this client is about (SPEC §6.1 step 3): in the same city, an open intake request
+    created since ``intake_since`` (the dedupe window), or an open work request of any age. The newest wins."""
+    row: Request | None = await session.scalar(
+        select(Request)
+        .where(
+            Request.deleted_at.is_(None),
+            Request.client_phone == phone,
+            Request.city_id == city_id,
+            or_(
+                (Request.status.in_(INTAKE)) & (Request.created_at >= intake_since),
+                Request.status.in_(OPEN_WORK),
+            ),
+        )
+        .order_by(Request.created_at.desc(), Request.id.desc())
+        .limit(1)
+    )
+    return row
+
+
+async def create_from_call(
+    session: AsyncSession, *, city_id: int, campaign_id: int, phone: str, line: str, entry_id: str, provider: str
+) -> Request:
+    """A lead from a call: status new, source telephony, typed by the phone's history. The caller's transaction
+    (the telephony service's) commits it together with the call row."""
+    now = utcnow()
+    request = Request(
+        status=Status.new,
+        source="telephony",
+        city_id=city_id,
+        campaign_id=campaign_id,
+        request_type_id=await type_for_phone(session, phone),
+        client_phone=phone,
+        ats_number=line,
+        entry_id=entry_id,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(request)
+    await session.flush()
+    session.add(
+        _event(request, None, "created", to=Status.new, source="telephony", entry_id=entry_id, provider=provider)
+    )
+    return request
+
+
+def note_call(session: AsyncSession, request: Request, *, entry_id: str, caller: str, line: str) -> None:
+    """A repeated call about this request goes into its history."""
+    session.add(_event(request, None, "call", entry_id=entry_id, caller=caller, line=line))
+
+
+def note_recording(session: AsyncSession, request_id: int, recording_id: int, actor_id: int | None) -> None:
+    """A call recording linked to this request goes into its history."""
+    session.add(
+        RequestEvent(request_id=request_id, actor_id=actor_id, kind="recording", data={"recording_id": recording_id})
+    )
+
+
+async def find_for_recording(
+    session: AsyncSession, phone: str, around: dt.datetime, window: dt.timedelta, campaign_id: int | None
+) -> Request | None:
+    """The request a recording belongs to (SPEC §6.2): the newest live request of this caller created within
+    ``window`` of the call start, preferring the campaign whose number is the line."""
+    query = select(Request).where(
+        Request.deleted_at.is_(None),
+        Request.client_phone == phone,
+        Request.created_at >= around - window,
+        Request.created_at <= around + window,
+    )
+    if campaign_id is not None:
+        query = query.order_by(case((Request.campaign_id == campaign_id, 0), else_=1))
+    row: Request | None = await session.scalar(query.order_by(Request.created_at.desc(), Request.id.desc()).limit(1))
+    return row
+
+
+async def visible_request_id(session: AsyncSession, principal: Principal, request_id: int) -> int | None:
+    """The id when the principal may see this request, else ``None`` (files and recordings follow their owner)."""
+    found: int | None = await session.scalar(
+        _scoped(principal).with_only_columns(Request.id).where(Request.id == request_id)
+    )
+    return found
 
 
 # Editing ----------------------------------------------------------------------------------------------------------

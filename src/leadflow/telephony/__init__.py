@@ -1,0 +1,1 @@
+"""Telephony: provider webhooks (Mango Office first, behind a provider interface) and the calls they report."""

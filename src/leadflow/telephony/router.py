@@ -1,0 +1,115 @@
+"""The provider webhook (public, signed) and the call list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+import structlog
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.policies import Principal, require_roles
+from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.db import get_session
+from leadflow.platform.problems import PROBLEM_RESPONSES, NotFound, Problem
+from leadflow.platform.schemas import IdQuery, Page, PageParams, page_params
+from leadflow.telephony import service
+from leadflow.telephony.providers import MalformedWebhook, Provider, TelephonyNotConfigured
+from leadflow.telephony.registry import KNOWN
+from leadflow.telephony.schemas import CallOut, Outcome, WebhookAnswer
+
+log = structlog.get_logger("leadflow.telephony")
+
+router = APIRouter(prefix=API_PREFIX, tags=["telephony"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+CallReader = Annotated[Principal, Depends(require_roles(*service.READERS))]
+FORM = "application/x-www-form-urlencoded"
+EVENT_PATH = r"[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*){0,3}"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    type = "unsupported-media-type"
+
+
+def _provider(request: Request, name: str) -> Provider:
+    providers: dict[str, Provider] = request.app.state.telephony
+    if name not in KNOWN:
+        raise NotFound(f"No telephony provider {name!r}.")
+    provider = providers.get(name)
+    if provider is None:
+        raise TelephonyNotConfigured(f"The {name} integration is not configured (API key and salt).")
+    return provider
+
+
+def _form(content_type: str, body: bytes) -> dict[str, str]:
+    if content_type.split(";")[0].strip().lower() != FORM:
+        raise UnsupportedMediaType(f"The provider posts {FORM}; this body is {content_type or 'untyped'}.")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedWebhook("The body is not form data.") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise MalformedWebhook(f"The field {key!r} is repeated.")
+        form[key] = value
+    return form
+
+
+@router.post(
+    "/telephony/{provider}/events/{event:path}",
+    response_model=WebhookAnswer,
+    summary="Provider webhook (Mango Office: signed form of vpbx_api_key, sign, json)",
+    description=(
+        "Called by the telephony provider, not by users: no session, no CSRF; the signature is the authentication. "
+        "`call` and `summary` events are recorded (SPEC §6.1); every other event (`recording`, `record/added`, "
+        "`dtmf`, ...) is accepted, logged and otherwise ignored. A bad signature is 403 and changes nothing; a body "
+        "that is not the documented form is 4xx and changes nothing."
+    ),
+)
+async def webhook(provider: str, event: str, request: Request, session: Session) -> WebhookAnswer:
+    try:
+        chosen = _provider(request, provider)
+        event_name = event.strip("/").lower()
+        form = _form(request.headers.get("content-type", ""), await request.body())
+        parsed = chosen.parse(event_name, form)
+    except Problem as problem:
+        log.warning("telephony_rejected", provider=provider, telephony_event=event[:40], problem=problem.type)
+        raise
+    runtime = await runtime_settings(session, request.app.state.settings)
+    outcome = await service.record(session, parsed, dt.timedelta(minutes=runtime.dedupe_window_minutes))
+    return WebhookAnswer(status="ignored" if outcome is None else "accepted", outcome=outcome)
+
+
+@router.get("/calls", response_model=Page[CallOut], summary="List telephony calls (admin, director, operator)")
+async def list_calls(
+    principal: CallReader,
+    session: Session,
+    paging: Paging,
+    request: Request,
+    outcome: Outcome | None = None,
+    city_id: IdQuery = None,
+    campaign_id: IdQuery = None,
+    request_id: IdQuery = None,
+    date_from: Annotated[dt.date | None, Query(description="Calls started on or after this date.")] = None,
+    date_to: Annotated[dt.date | None, Query(description="Calls started on or before this date.")] = None,
+) -> dict[str, Any]:
+    runtime = await runtime_settings(session, request.app.state.settings)
+    rows, total = await service.list_calls(
+        session,
+        principal,
+        paging,
+        zone=runtime.business_timezone,
+        outcome=outcome,
+        city_id=city_id,
+        campaign_id=campaign_id,
+        request_id=request_id,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    return paging.envelope(rows, total)
