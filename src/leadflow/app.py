@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,7 @@ import structlog
 from fastapi import FastAPI
 
 from leadflow import __version__
-from leadflow.accounts.auth import AuthService, purge_sessions
+from leadflow.accounts.auth import AuthService
 from leadflow.accounts.lockout import LoginGuard
 from leadflow.accounts.policies import principal_from_token
 from leadflow.accounts.router import auth_router, users_router
@@ -18,10 +19,11 @@ from leadflow.administration.router import router as administration_router
 from leadflow.campaigns.router import router as campaigns_router
 from leadflow.cash.router import router as cash_router
 from leadflow.catalog.router import router as catalog_router
+from leadflow.files.router import router as files_router
 from leadflow.observability.health import router as health_router
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import Database
-from leadflow.platform.idempotency import IdempotencyMiddleware, purge_expired
+from leadflow.platform.idempotency import IdempotencyMiddleware
 from leadflow.platform.logging import configure_logging
 from leadflow.platform.middleware import (
     BodyLimitMiddleware,
@@ -34,13 +36,17 @@ from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.redis import create_redis
 from leadflow.platform.security import PasswordHasher, Signer
 from leadflow.platform.settings import Settings, get_settings
+from leadflow.platform.storage import create_storage
+from leadflow.recordings.router import router as recordings_router
 from leadflow.requests.router import router as requests_router
+from leadflow.tasks import build_jobs
 from leadflow.telephony import registry as telephony_registry
 from leadflow.telephony.router import router as telephony_router
 
 log = structlog.get_logger("leadflow.app")
 WEBHOOK_PREFIX = f"{API_PREFIX}/telephony/"
 WEBHOOK_MAX_BYTES = 64 * 1024
+UPLOAD_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the largest file
 
 DESCRIPTION = """
 The Leadflow API. Every error is `application/problem+json` (RFC 9457) with a stable `type`.
@@ -60,15 +66,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     limiter = RateLimiter(redis, settings.redis_prefix)
     guard = LoginGuard(settings, database, redis)
 
+    storage = create_storage(settings)
+    jobs = build_jobs(settings, database, storage)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("startup", version=__version__, database=database.dialect, redis=redis is not None)
-        try:
-            keys, sessions = await purge_expired(database), await purge_sessions(database)
-            log.info("housekeeping", idempotency_keys_purged=keys, auth_sessions_purged=sessions)
-        except Exception as exc:  # an unreachable database must not stop the process from starting
-            log.warning("housekeeping_failed", error=type(exc).__name__)
+        # On the embedded default (no Redis, no worker) this process schedules and runs the jobs itself; the lock of
+        # the job_runs table keeps each slot to one run when several processes do so. With Redis, `leadflow worker`
+        # processes schedule and run them.
+        stop = asyncio.Event()
+        scheduler = asyncio.create_task(jobs.run_scheduler(stop)) if jobs.in_process else None
         yield
+        stop.set()
+        if scheduler is not None:
+            await scheduler
+        await jobs.shutdown()
         await database.dispose()
         if redis is not None:
             await redis.aclose()
@@ -91,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = AuthService(settings, signer, hasher, guard)
     app.state.users = UserService(hasher)
     app.state.telephony = telephony_registry.configured(settings)
+    app.state.storage = storage
+    app.state.jobs = jobs
 
     install_problem_handlers(app)
 
@@ -103,6 +118,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         requests_router,
         cash_router,
         telephony_router,
+        recordings_router,
+        files_router,
         administration_router,
         health_router,
     )
@@ -134,6 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def body_limit(path: str) -> int:
         if path.startswith(WEBHOOK_PREFIX):
             return WEBHOOK_MAX_BYTES  # a provider event is a few hundred bytes
+        if path.endswith("/files"):
+            return max(settings.upload_max_bytes, settings.audio_max_bytes) + UPLOAD_OVERHEAD
         return settings.max_request_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)

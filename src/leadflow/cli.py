@@ -4,7 +4,7 @@
   port; ``listening on http://H:PORT`` goes to stdout once the socket accepts connections; SIGTERM drains in-flight
   requests.
 - ``leadflow migrate upgrade|downgrade|current|check``, ``leadflow create-admin --login L [--password-stdin]``,
-  ``leadflow check``, ``leadflow openapi``, ``leadflow seed-demo``.
+  ``leadflow check``, ``leadflow openapi``, ``leadflow seed-demo``, ``leadflow worker``, ``leadflow sync-recordings``.
 """
 
 from __future__ import annotations
@@ -273,6 +273,70 @@ def seed_demo(
         else:
             out.print("benchmark data already present")
     out.print(f"admin login: [bold]{login}[/bold]  password: [bold]{password}[/bold]")
+
+
+# background jobs -----------------------------------------------------------------------------------------------
+@app.command()
+def worker() -> None:
+    """Run background jobs and their schedules (Redis queue; in-process when no Redis is configured)."""
+    settings = _settings()
+    asyncio.run(_worker(settings))
+
+
+async def _worker(settings: Settings) -> None:
+    from leadflow.platform.db import Database
+    from leadflow.platform.logging import configure_logging
+    from leadflow.platform.storage import create_storage
+    from leadflow.tasks import build_jobs
+
+    configure_logging(settings.log_level, settings.log_json)
+    database = Database(settings)
+    jobs = build_jobs(settings, database, create_storage(settings))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    mode = "in-process (no Redis)" if jobs.in_process else "Redis queue"
+    schedule = ", ".join(f"{s.job} every {s.every_s} s" for s in jobs.schedules)
+    print(f"worker {jobs.holder} running: {mode}; {schedule}", flush=True)
+    try:
+        loops = [jobs.run_scheduler(stop)]
+        if not jobs.in_process:
+            loops.append(jobs.run_worker(stop))
+        await asyncio.gather(*loops)
+    finally:
+        await jobs.shutdown()
+        await database.dispose()
+    print("worker stopped", flush=True)
+
+
+@app.command("sync-recordings")
+def sync_recordings() -> None:
+    """Read the recordings mailbox now, in this process, and print what it found."""
+    settings = _settings()
+    report = asyncio.run(_sync_recordings(settings))
+    for key, value in sorted(report.items()):
+        out.print(f"{key}: {value}")
+
+
+async def _sync_recordings(settings: Settings) -> dict[str, object]:
+    from leadflow.platform.db import Database
+    from leadflow.platform.storage import create_storage
+    from leadflow.recordings.mailbox import MailboxSync, MailboxUnavailable
+
+    database = Database(settings)
+    try:
+        sync = MailboxSync(settings, database, create_storage(settings))
+        if not sync.configured:
+            err.print("note: LEADFLOW_IMAP_HOST and LEADFLOW_IMAP_USER are not set; only retrying pending links")
+        try:
+            report = await sync.run()
+        except MailboxUnavailable as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(1) from None
+    finally:
+        await database.dispose()
+    return {"messages": report.messages, "rescanned": report.rescanned, "last_uid": report.last_uid, **report.outcomes}
 
 
 # check / openapi -----------------------------------------------------------------------------------------------

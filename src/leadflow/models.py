@@ -5,8 +5,10 @@ from leadflow.administration import models as administration_models
 from leadflow.campaigns import models as campaigns_models
 from leadflow.cash import models as cash_models
 from leadflow.catalog import models as catalog_models
-from leadflow.platform import idempotency
+from leadflow.files import models as files_models
+from leadflow.platform import idempotency, jobs
 from leadflow.platform.db import Base
+from leadflow.recordings import models as recordings_models
 from leadflow.requests import models as requests_models
 from leadflow.telephony import models as telephony_models
 
@@ -18,8 +20,11 @@ __all__ = [
     "campaigns_models",
     "cash_models",
     "catalog_models",
+    "files_models",
     "idempotency",
+    "jobs",
     "metadata",
+    "recordings_models",
     "requests_models",
     "telephony_models",
 ]

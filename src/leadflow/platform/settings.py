@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     require_2fa_for_admins: bool = False
 
     storage_url: str | None = None
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # images and documents
+    audio_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)  # recordings
+    housekeeping_interval_s: int = Field(default=3600, ge=1)
     docs_enabled: bool = True
     log_level: str = "INFO"
     log_json: bool = True
@@ -110,7 +113,7 @@ class Settings(BaseSettings):
     imap_password: str | None = None
     imap_ssl: bool = True
     imap_folder: str = "INBOX"
-    recordings_interval_s: int = 300
+    recordings_interval_s: int = Field(default=300, ge=1)
     recordings_timezone: str = "Europe/Moscow"
     telegram_bot_token: str | None = None
 
@@ -135,6 +138,13 @@ class Settings(BaseSettings):
     def _proxies(cls, value: Any) -> Any:
         items = _split_list(value)
         return [ipaddress.ip_network(str(item), strict=False) for item in items]
+
+    @field_validator("storage_url")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("file:///", "s3://")):
+            raise ValueError("STORAGE_URL is file:///absolute/path or s3://[key:secret@]bucket/prefix?endpoint_url=...")
+        return value or None
 
     @field_validator("timezone", "recordings_timezone")
     @classmethod

@@ -361,6 +361,20 @@ def note_recording(session: AsyncSession, request_id: int, recording_id: int, ac
     )
 
 
+def note_file(
+    session: AsyncSession, request_id: int, file_id: str, kind: str, actor_id: int, *, deleted: bool = False
+) -> None:
+    """An uploaded (or deleted) file goes into the request's history."""
+    session.add(
+        RequestEvent(
+            request_id=request_id,
+            actor_id=actor_id,
+            kind="file_deleted" if deleted else "file_added",
+            data={"file_id": file_id, "kind": kind},
+        )
+    )
+
+
 async def find_for_recording(
     session: AsyncSession, phone: str, around: dt.datetime, window: dt.timedelta, campaign_id: int | None
 ) -> Request | None:

@@ -1,0 +1,389 @@
+"""File routes: uploads to a request or a transaction, download and view (with HTTP ranges), delete, and the access
+log. Every upload, view, download, delete and denial, anonymous ones included, writes ``file_access_log``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from leadflow.accounts.models import Role
+from leadflow.accounts.policies import AdminOnly, Principal, client_info, current_principal
+from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.cash import service as cash
+from leadflow.files import service
+from leadflow.files.models import StoredFile
+from leadflow.files.schemas import Action, FileAccessOut, FileOut
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.db import get_session
+from leadflow.platform.problems import (
+    PROBLEM_RESPONSES,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationProblem,
+)
+from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, page_params
+from leadflow.platform.storage import Storage, StorageError
+from leadflow.recordings import service as recordings
+from leadflow.requests import service as requests
+
+log = structlog.get_logger("leadflow.files")
+
+router = APIRouter(prefix=API_PREFIX, tags=["files"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+FileId = Annotated[str, Path(max_length=64, description="The file's UUID.")]
+REQUEST_UPLOADERS = frozenset({Role.admin, Role.director, Role.master})
+FILE_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 1024 * 1024
+
+
+class RangeNotSatisfiable(Problem):
+    status = 416
+    type = "range-not-satisfiable"
+
+
+class StorageUnavailable(Problem):
+    status = 503
+    type = "storage-unavailable"
+
+
+def _multipart_doc(kinds: list[str]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file", "kind"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "kind": {"type": "string", "enum": kinds},
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+
+class Access:
+    """Writes the access log for one call, whatever happens to the call itself."""
+
+    def __init__(self, request: Request, session: AsyncSession) -> None:
+        self.request = request
+        self.session = session
+        self.client = client_info(request)
+        self.user_id: int | None = None
+
+    async def principal(self, file_id: str | None, attempted: str) -> Principal:
+        try:
+            principal = await current_principal(self.request, self.session)
+        except Problem as problem:
+            await self.denied(file_id, attempted, problem)
+            raise
+        self.user_id = principal.id
+        return principal
+
+    def write(self, file_id: str | None, action: str, result: str) -> None:
+        service.log_access(
+            self.session,
+            file_id=file_id,
+            user_id=self.user_id,
+            action=action,
+            result=result,
+            ip=self.client.ip,
+            user_agent=self.client.user_agent,
+        )
+
+    async def denied(self, file_id: str | None, attempted: str, problem: Problem) -> None:
+        """Roll back whatever the failed call did, then keep the log line of the refusal."""
+        await self.session.rollback()
+        action = attempted if problem.status in (413, 415, 422) else "denied"
+        self.write(
+            file_id, action, f"{attempted}:{problem.status}" if action == "denied" else f"rejected:{problem.status}"
+        )
+        await self.session.commit()
+        log.warning("file_access_denied", attempted=attempted, status=problem.status, user_id=self.user_id)
+
+    async def guarded(self, file_id: str | None, attempted: str, work: Callable[[], Awaitable[Any]]) -> Any:
+        try:
+            return await work()
+        except Problem as problem:
+            await self.denied(file_id, attempted, problem)
+            raise
+
+
+async def _form_file(request: Request, kinds: tuple[str, ...]) -> tuple[UploadFile, str]:
+    """The multipart body, parsed here (not by a dependency) so that a refusal while it streams is logged too."""
+    try:
+        form = await request.form(max_files=1, max_fields=5)
+    except HTTPException as exc:  # the body limit, or a body that is not multipart
+        if exc.status_code == 413:
+            raise service.FileTooLarge(str(exc.detail)) from exc
+        raise ValidationProblem.field("file", "Send the file as multipart/form-data.") from exc
+    upload = form.get("file")
+    kind = form.get("kind", kinds[0] if len(kinds) == 1 else None)
+    errors = []
+    if not isinstance(upload, UploadFile):
+        errors.append(("file", "Attach the file in the 'file' field."))
+    if not isinstance(kind, str) or kind not in kinds:
+        errors.append(("kind", f"One of: {', '.join(kinds)}."))
+    if errors:
+        raise ValidationProblem("The upload is not valid; see errors.", [FieldError(f, m) for f, m in errors])
+    assert isinstance(upload, UploadFile)
+    assert isinstance(kind, str)
+    return upload, kind
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(CHUNK):
+        yield chunk
+
+
+async def _upload(
+    request: Request,
+    session: AsyncSession,
+    access: Access,
+    principal: Principal,
+    owner: service.Owner,
+    kinds: tuple[str, ...],
+) -> tuple[StoredFile, bool]:
+    settings = request.app.state.settings
+    storage: Storage = request.app.state.storage
+    upload, kind = await _form_file(request, kinds)
+    limit = service.limit_for(kind, settings.upload_max_bytes, settings.audio_max_bytes)
+    staged = await service.stage(_chunks(upload), upload.filename or "", kind, limit, settings.data_dir / "tmp")
+    try:
+        row, created = await service.store(session, storage, staged, kind=kind, owner=owner, uploaded_by=principal.id)
+    except StorageError as exc:
+        raise StorageUnavailable("The file store cannot be reached; try again shortly.") from exc
+    finally:
+        staged.discard()
+    if owner.request_id is not None and created:
+        requests.note_file(session, owner.request_id, row.id, kind, principal.id)
+    access.write(row.id, "upload", "ok" if created else "duplicate")
+    await session.commit()
+    return row, created
+
+
+@router.post(
+    "/requests/{request_id}/files",
+    response_model=FileOut,
+    status_code=201,
+    summary="Upload a BSO form or an expense receipt to a request (multipart: file, kind)",
+    description="JPEG, PNG, WebP or PDF, 10 MB at most; the type is sniffed from the bytes and the name's extension "
+    "must agree (else 415). Directors and admins in scope, and the request's master. The same bytes uploaded again "
+    "return the first file (200).",
+    openapi_extra=_multipart_doc(["bso", "expense_receipt"]),
+)
+async def upload_request_file(request_id: IdPath, request: Request, session: Session, response: Response) -> FileOut:
+    access = Access(request, session)
+    principal = await access.principal(None, "upload")
+
+    async def work() -> FileOut:
+        if principal.role not in REQUEST_UPLOADERS:
+            raise Forbidden("Files of a request are uploaded by its master, directors and admins.")
+        await requests.get_request(session, principal, request_id)
+        row, created = await _upload(
+            request, session, access, principal, service.Owner(request_id=request_id), ("bso", "expense_receipt")
+        )
+        if not created:
+            response.status_code = 200
+        return FileOut.model_validate(row)
+
+    result: FileOut = await access.guarded(None, "upload", work)
+    return result
+
+
+@router.post(
+    "/transactions/{transaction_id}/files",
+    response_model=FileOut,
+    status_code=201,
+    summary="Upload a receipt to a cash-desk transaction (multipart: file, kind=transaction_receipt)",
+    openapi_extra=_multipart_doc(["transaction_receipt"]),
+)
+async def upload_transaction_file(
+    transaction_id: IdPath, request: Request, session: Session, response: Response
+) -> FileOut:
+    access = Access(request, session)
+    principal = await access.principal(None, "upload")
+
+    async def work() -> FileOut:
+        await cash.get_transaction(session, principal, transaction_id)
+        row, created = await _upload(
+            request, session, access, principal, service.Owner(transaction_id=transaction_id), ("transaction_receipt",)
+        )
+        if not created:
+            response.status_code = 200
+        return FileOut.model_validate(row)
+
+    result: FileOut = await access.guarded(None, "upload", work)
+    return result
+
+
+async def _may_read(session: AsyncSession, principal: Principal, row: StoredFile) -> bool:
+    if row.request_id is not None:
+        return await requests.visible_request_id(session, principal, row.request_id) is not None
+    if row.transaction_id is not None:
+        if principal.role not in cash.CASHIERS:
+            return False
+        try:
+            await cash.get_transaction(session, principal, row.transaction_id)
+        except Problem:
+            return False
+        return True
+    return row.recording_id is not None and await recordings.may_read(session, principal, row.recording_id)
+
+
+async def _may_delete(session: AsyncSession, principal: Principal, row: StoredFile) -> bool:
+    if not await _may_read(session, principal, row):
+        return False
+    if row.recording_id is not None:
+        return principal.is_admin
+    return principal.role in (Role.admin, Role.director) or row.uploaded_by_id == principal.id
+
+
+async def _readable(session: AsyncSession, principal: Principal, file_id: str) -> StoredFile:
+    row = await service.find(session, file_id)
+    if row is None or not await _may_read(session, principal, row):
+        raise NotFound("No such file, or not one you can see.")
+    return row
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The one range asked for as (first, last), ``None`` for the whole file; 416 when it cannot be served."""
+    if not header:
+        return None
+    match = RANGE.match(header.strip())
+    if match is None or (not match[1] and not match[2]):
+        return None  # several ranges or another unit: RFC 9110 lets us send the whole file
+    if match[1]:
+        first = int(match[1])
+        last = min(int(match[2]), size - 1) if match[2] else size - 1
+    else:
+        first, last = max(0, size - int(match[2])), size - 1
+    if first >= size or first > last:
+        raise RangeNotSatisfiable(
+            f"The file has {size} bytes; the range asked for is outside it.",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return first, last
+
+
+def _disposition(inline: bool, name: str) -> str:
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"{'inline' if inline else 'attachment'}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+@router.get(
+    "/files/{file_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Partial content"}},
+    summary="Download a file (?inline=1 to view it in the browser; Range requests for audio)",
+)
+async def download(
+    file_id: FileId,
+    request: Request,
+    session: Session,
+    inline: Annotated[bool, Query(description="View in the browser instead of downloading.")] = False,
+) -> Response:
+    access = Access(request, session)
+    action = "view" if inline else "download"
+    principal = await access.principal(file_id, action)
+    storage: Storage = request.app.state.storage
+
+    async def work() -> tuple[StoredFile, tuple[int, int] | None]:
+        row = await _readable(session, principal, file_id)
+        chosen = _byte_range(request.headers.get("range"), row.size)
+        if not await storage.exists(row.storage_key):
+            log.error("file_content_missing", file_id=row.id)
+            raise StorageUnavailable("The file's content cannot be read now; try again shortly.")
+        return row, chosen
+
+    row, chosen = await access.guarded(file_id, action, work)
+    access.write(row.id, action, "ok" if chosen is None else f"ok:{chosen[0]}-{chosen[1]}")
+    await session.commit()
+    first, last = chosen if chosen is not None else (0, row.size - 1)
+    headers = {
+        "Content-Disposition": _disposition(inline, row.original_name),
+        "Content-Length": str(last - first + 1),
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": FILE_CSP,
+        "ETag": f'"{row.sha256}"',
+    }
+    if chosen is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{row.size}"
+    return StreamingResponse(
+        storage.read(row.storage_key, first, last),
+        status_code=206 if chosen is not None else 200,
+        media_type=row.content_type,
+        headers=headers,
+    )
+
+
+@router.delete(
+    "/files/{file_id}", status_code=204, summary="Delete a file (its owner's directors and admins, or the uploader)"
+)
+async def delete_file(file_id: FileId, request: Request, session: Session) -> Response:
+    access = Access(request, session)
+    principal = await access.principal(file_id, "delete")
+    storage: Storage = request.app.state.storage
+
+    async def work() -> StoredFile:
+        row = await _readable(session, principal, file_id)
+        if not await _may_delete(session, principal, row):
+            raise Forbidden("Only the uploader, the owner's directors and admins delete a file.")
+        return row
+
+    row = await access.guarded(file_id, "delete", work)
+    service.soft_delete(row)
+    if row.request_id is not None:
+        requests.note_file(session, row.request_id, row.id, row.kind, principal.id, deleted=True)
+    access.write(row.id, "delete", "ok")
+    await session.commit()
+    try:
+        await storage.delete(row.storage_key)
+    except StorageError:
+        log.warning("file_content_not_deleted", file_id=row.id)
+    return Response(status_code=204)
+
+
+@router.get("/file-access-log", response_model=Page[FileAccessOut], summary="Who did what to which file (admin)")
+async def file_access_log(
+    principal: AdminOnly,
+    session: Session,
+    paging: Paging,
+    request: Request,
+    file_id: Annotated[str | None, Query(max_length=64)] = None,
+    user_id: IdQuery = None,
+    action: Action | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    runtime = await runtime_settings(session, request.app.state.settings)
+    rows, total = await service.access_log(
+        session,
+        paging,
+        zone=runtime.business_timezone,
+        file_id=file_id,
+        user_id=user_id,
+        action=action,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    return paging.envelope(rows, total)

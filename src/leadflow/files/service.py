@@ -1,0 +1,270 @@
+"""Files (SPEC §7): staging an upload while it streams in (size limit, SHA-256, the type sniffed from the bytes),
+storing it under a generated key, listing an owner's files, deleting, and the access log.
+
+Who may read or change a file follows its owner (a request, a transaction, a recording); that check lives with the
+routes, which ask the owner's domain. This module never sees HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import os
+import tempfile
+import unicodedata
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import filetype
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.files.models import FileAccess, StoredFile
+from leadflow.platform.db import utcnow
+from leadflow.platform.periods import utc_bounds
+from leadflow.platform.problems import Problem, ValidationProblem
+from leadflow.platform.schemas import PageParams
+from leadflow.platform.storage import Storage
+
+DOCUMENTS = {
+    "image/jpeg": frozenset({"jpg", "jpeg"}),
+    "image/png": frozenset({"png"}),
+    "image/webp": frozenset({"webp"}),
+    "application/pdf": frozenset({"pdf"}),
+}
+AUDIO = {
+    "audio/mpeg": frozenset({"mp3"}),
+    "audio/x-wav": frozenset({"wav"}),
+    "audio/ogg": frozenset({"ogg", "oga"}),
+    "audio/mp4": frozenset({"m4a"}),
+    "audio/amr": frozenset({"amr"}),
+}
+ALLOWED = {"bso": DOCUMENTS, "expense_receipt": DOCUMENTS, "transaction_receipt": DOCUMENTS, "recording": AUDIO}
+SNIFF_BYTES = 8192
+MAX_NAME = 200
+
+
+class UnsupportedFile(Problem):
+    status = 415
+    type = "unsupported-file-type"
+
+
+class FileTooLarge(Problem):
+    status = 413
+    type = "file-too-large"
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An upload written to a private temporary file, checked, not yet stored."""
+
+    path: Path
+    original_name: str
+    content_type: str
+    size: int
+    sha256: str
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Owner:
+    request_id: int | None = None
+    transaction_id: int | None = None
+    recording_id: int | None = None
+
+
+def clean_name(raw: str | None) -> str:
+    """The client's file name as metadata: a bare name, no path, no control characters."""
+    name = unicodedata.normalize("NFC", (raw or "").strip())
+    if not name:
+        raise ValidationProblem.field("file", "The file needs a name.")
+    if "/" in name or "\\" in name or name in {".", ".."} or "\x00" in name:
+        raise ValidationProblem.field("file", "A file name must not contain a path.")
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ValidationProblem.field("file", "A file name must not contain control characters.")
+    if len(name) > MAX_NAME:
+        raise ValidationProblem.field("file", f"A file name has at most {MAX_NAME} characters.")
+    return name
+
+
+def limit_for(kind: str, document_bytes: int, audio_bytes: int) -> int:
+    return audio_bytes if kind == "recording" else document_bytes
+
+
+def sniff(head: bytes, name: str, kind: str) -> str:
+    """The content type the bytes show, if this kind takes it and the name's extension agrees; else 415."""
+    allowed = ALLOWED[kind]
+    guess = filetype.guess(head)
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if guess is None or guess.mime not in allowed:
+        kinds = ", ".join(sorted({e for exts in allowed.values() for e in exts}))
+        raise UnsupportedFile(f"The content is not one of the types a {kind} takes ({kinds}).")
+    if extension not in allowed[guess.mime]:
+        raise UnsupportedFile(
+            f"The file's content is {guess.mime}, but its name ends in .{extension or '(nothing)'}; they must agree."
+        )
+    return str(guess.mime)
+
+
+async def stage(chunks: AsyncIterator[bytes], name: str, kind: str, limit: int, tmp_dir: Path) -> Staged:
+    """Write the upload to a temporary file as it arrives, counting (413 past ``limit``) and hashing; then sniff."""
+    name = clean_name(name)
+    await asyncio.to_thread(tmp_dir.mkdir, parents=True, exist_ok=True)
+    fd, raw_path = await asyncio.to_thread(tempfile.mkstemp, dir=tmp_dir, prefix="upload-")
+    path = Path(raw_path)
+    digest = hashlib.sha256()
+    head = b""
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > limit:
+                    raise FileTooLarge(f"The file is larger than the {limit // (1024 * 1024)} MB a {kind} may have.")
+                digest.update(chunk)
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
+                await asyncio.to_thread(out.write, chunk)
+        if size == 0:
+            raise ValidationProblem.field("file", "The file is empty.")
+        content_type = sniff(head, name, kind)
+    except BaseException:
+        await asyncio.to_thread(path.unlink, True)
+        raise
+    return Staged(path, name, content_type, size, digest.hexdigest())
+
+
+async def store(
+    session: AsyncSession, storage: Storage, staged: Staged, *, kind: str, owner: Owner, uploaded_by: int | None
+) -> tuple[StoredFile, bool]:
+    """Store the staged file for its owner; the row (not committed) and whether it is new. The same bytes uploaded
+    again for the same owner and kind return the first file: a retried upload does not duplicate."""
+    same = await session.scalar(
+        select(StoredFile).where(
+            StoredFile.deleted_at.is_(None),
+            StoredFile.kind == kind,
+            StoredFile.sha256 == staged.sha256,
+            StoredFile.request_id.is_(None) if owner.request_id is None else StoredFile.request_id == owner.request_id,
+            StoredFile.transaction_id.is_(None)
+            if owner.transaction_id is None
+            else StoredFile.transaction_id == owner.transaction_id,
+            StoredFile.recording_id.is_(None)
+            if owner.recording_id is None
+            else StoredFile.recording_id == owner.recording_id,
+        )
+    )
+    if same is not None:
+        return same, False
+    file_id = str(uuid.uuid4())
+    now = utcnow()
+    key = f"{kind}/{now:%Y/%m}/{file_id}"
+    await storage.put(key, staged.path, staged.content_type)
+    row = StoredFile(
+        id=file_id,
+        kind=kind,
+        request_id=owner.request_id,
+        transaction_id=owner.transaction_id,
+        recording_id=owner.recording_id,
+        original_name=staged.original_name,
+        content_type=staged.content_type,
+        size=staged.size,
+        sha256=staged.sha256,
+        storage_key=key,
+        uploaded_by_id=uploaded_by,
+        uploaded_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row, True
+
+
+async def find(session: AsyncSession, file_id: str) -> StoredFile | None:
+    try:
+        uuid.UUID(file_id)
+    except ValueError:
+        return None
+    found: StoredFile | None = await session.scalar(
+        select(StoredFile).where(StoredFile.id == file_id, StoredFile.deleted_at.is_(None))
+    )
+    return found
+
+
+async def files_of(session: AsyncSession, owner: Owner) -> Sequence[StoredFile]:
+    query = select(StoredFile).where(StoredFile.deleted_at.is_(None))
+    if owner.request_id is not None:
+        query = query.where(StoredFile.request_id == owner.request_id)
+    elif owner.transaction_id is not None:
+        query = query.where(StoredFile.transaction_id == owner.transaction_id)
+    else:
+        query = query.where(StoredFile.recording_id == owner.recording_id)
+    return (await session.scalars(query.order_by(StoredFile.uploaded_at, StoredFile.id))).all()
+
+
+async def files_of_recordings(session: AsyncSession, recording_ids: Sequence[int]) -> dict[int, StoredFile]:
+    if not recording_ids:
+        return {}
+    rows = await session.scalars(
+        select(StoredFile).where(StoredFile.deleted_at.is_(None), StoredFile.recording_id.in_(recording_ids))
+    )
+    return {row.recording_id: row for row in rows if row.recording_id is not None}
+
+
+def soft_delete(row: StoredFile) -> None:
+    row.deleted_at = utcnow()
+
+
+def log_access(
+    session: AsyncSession,
+    *,
+    file_id: str | None,
+    user_id: int | None,
+    action: str,
+    result: str,
+    ip: str | None,
+    user_agent: str | None,
+) -> None:
+    session.add(
+        FileAccess(
+            file_id=file_id[:64] if file_id else None,
+            user_id=user_id,
+            action=action,
+            result=result[:50],
+            ip=ip,
+            user_agent=user_agent,
+        )
+    )
+
+
+async def access_log(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    zone: str,
+    file_id: str | None = None,
+    user_id: int | None = None,
+    action: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> tuple[Sequence[FileAccess], int]:
+    query = select(FileAccess)
+    if file_id is not None:
+        query = query.where(FileAccess.file_id == file_id)
+    if user_id is not None:
+        query = query.where(FileAccess.user_id == user_id)
+    if action is not None:
+        query = query.where(FileAccess.action == action)
+    start, end = utc_bounds(date_from, date_to, zone)
+    if start is not None:
+        query = query.where(FileAccess.at >= start)
+    if end is not None:
+        query = query.where(FileAccess.at < end)
+    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    rows = await session.scalars(
+        query.order_by(FileAccess.at.desc(), FileAccess.id.desc()).offset(page.offset).limit(page.per_page)
+    )
+    return rows.all(), int(total or 0)

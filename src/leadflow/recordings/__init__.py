@@ -1,0 +1,1 @@
+"""Call recordings: the mailbox sync, linking to requests, manual links."""

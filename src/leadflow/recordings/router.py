@@ -1,0 +1,70 @@
+"""Call recordings: the list, a manual link, and "sync the mailbox now"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.policies import AdminOnly, Principal, require_roles
+from leadflow.files.models import StoredFile
+from leadflow.files.schemas import FileOut
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.db import get_session
+from leadflow.platform.jobs import Jobs
+from leadflow.platform.problems import PROBLEM_RESPONSES
+from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, page_params
+from leadflow.recordings import service
+from leadflow.recordings.models import CallRecording
+from leadflow.recordings.schemas import LinkIn, LinkState, RecordingOut, SyncQueued
+from leadflow.recordings.tasks import SYNC_JOB
+
+router = APIRouter(prefix=API_PREFIX, tags=["call recordings"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Paging = Annotated[PageParams, Depends(page_params)]
+Reader = Annotated[Principal, Depends(require_roles(*service.READERS))]
+
+
+def recording_out(row: CallRecording, file: StoredFile | None) -> RecordingOut:
+    out = RecordingOut.model_validate(row)
+    return out.model_copy(update={"file": FileOut.model_validate(file) if file is not None else None})
+
+
+@router.get("/call-recordings", response_model=Page[RecordingOut], summary="List call recordings (newest call first)")
+async def list_recordings(
+    principal: Reader,
+    session: Session,
+    paging: Paging,
+    link_state: LinkState | None = None,
+    request_id: IdQuery = None,
+    city_id: IdQuery = None,
+) -> dict[str, Any]:
+    rows, files, total = await service.list_recordings(
+        session, principal, paging, link_state=link_state, request_id=request_id, city_id=city_id
+    )
+    return paging.envelope([recording_out(r, files.get(r.id)) for r in rows], total)
+
+
+@router.post(
+    "/call-recordings/{recording_id}/link",
+    response_model=RecordingOut,
+    summary="Link a recording to a request by hand (any link state)",
+)
+async def link_recording(recording_id: IdPath, body: LinkIn, principal: Reader, session: Session) -> RecordingOut:
+    row, file = await service.link_manually(session, principal, recording_id, body.request_id)
+    return recording_out(row, file)
+
+
+@router.post(
+    "/call-recordings/sync",
+    response_model=SyncQueued,
+    status_code=202,
+    summary="Read the recordings mailbox now (admin); the run is queued as a background job",
+    description="The job runs on a worker (or in-process on the embedded default), never inside this request. "
+    "Follow it in the worker's logs and metrics; new recordings appear in `GET /call-recordings`.",
+)
+async def sync_now(principal: AdminOnly, request: Request) -> SyncQueued:
+    jobs: Jobs = request.app.state.jobs
+    run_id = await jobs.enqueue(SYNC_JOB, requested_by=principal.id)
+    return SyncQueued(job=SYNC_JOB, run_id=run_id, status="queued")

@@ -1,0 +1,235 @@
+"""Call recordings (SPEC §6.2): storing what the mailbox brings, linking recordings to requests, the list.
+
+A recording is stored once: its audio's SHA-256 is unique, so a message read twice, or mailed twice, adds nothing.
+Linking looks for the newest request of the caller created within the link window of the call start, preferring the
+campaign whose number is the line; a recording that finds none stays ``pending`` and is tried again on later runs
+until it is older than the retry period, then ``gave_up``. An operator can link one by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from leadflow.accounts.models import Role
+from leadflow.accounts.policies import Principal, scoped_to_cities
+from leadflow.campaigns import service as campaigns
+from leadflow.files import service as files
+from leadflow.files.models import StoredFile
+from leadflow.platform.db import utcnow
+from leadflow.platform.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem
+from leadflow.platform.schemas import PageParams
+from leadflow.platform.storage import Storage
+from leadflow.recordings import names
+from leadflow.recordings.models import CallRecording
+from leadflow.requests import service as requests
+from leadflow.telephony import service as telephony
+
+log = structlog.get_logger("leadflow.recordings")
+
+READERS = frozenset({Role.admin, Role.director, Role.operator})
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The runtime settings the linker works with."""
+
+    link: dt.timedelta
+    retry: dt.timedelta
+
+
+@dataclass
+class Ingested:
+    recording: CallRecording | None
+    outcome: str  # stored, duplicate, misnamed, unsupported, too_large
+
+
+async def _link(session: AsyncSession, recording: CallRecording, windows: Windows, now: dt.datetime) -> bool:
+    """One linking attempt (the caller commits). True when linked."""
+    if recording.call_id is None and recording.caller is not None:
+        call = await telephony.find_call(session, recording.caller, recording.started_at, windows.link)
+        if call is not None:
+            recording.call_id = call.id
+            if recording.duration_s is None:
+                recording.duration_s = call.duration_s
+    request = None
+    if recording.caller is not None:
+        campaign = await campaigns.active_by_line(session, recording.line) if recording.line else None
+        request = await requests.find_for_recording(
+            session, recording.caller, recording.started_at, windows.link, campaign.id if campaign else None
+        )
+    recording.link_attempts += 1
+    recording.last_attempt_at = now
+    if request is not None:
+        recording.request_id = request.id
+        recording.city_id = request.city_id
+        recording.link_state = "linked"
+        await session.flush()
+        requests.note_recording(session, request.id, recording.id, None)
+        return True
+    if now - recording.created_at > windows.retry:
+        recording.link_state = "gave_up"
+    return False
+
+
+async def ingest(
+    session: AsyncSession,
+    storage: Storage,
+    staged: files.Staged,
+    *,
+    zone: str,
+    windows: Windows,
+    source: str = "mailbox",
+) -> Ingested:
+    """Store one recording file (already staged and sniffed) and try to link it; commits. The staged file is the
+    caller's to discard."""
+    parsed = names.parse(staged.original_name, zone)
+    if parsed is None:
+        return Ingested(None, "misnamed")
+    existing = await session.scalar(select(CallRecording).where(CallRecording.content_sha256 == staged.sha256))
+    if existing is not None:
+        return Ingested(existing, "duplicate")
+    campaign = await campaigns.active_by_line(session, parsed.line) if parsed.line else None
+    now = utcnow()
+    recording = CallRecording(
+        caller=parsed.caller,
+        line=parsed.line,
+        started_at=parsed.started_at,
+        source=source,
+        original_name=staged.original_name,
+        content_sha256=staged.sha256,
+        link_state="pending",
+        link_attempts=0,
+        city_id=campaign.city_id if campaign else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(recording)
+    try:
+        await session.flush()
+        await files.store(
+            session, storage, staged, kind="recording", owner=files.Owner(recording_id=recording.id), uploaded_by=None
+        )
+        await _link(session, recording, windows, now)
+        await session.commit()
+    except IntegrityError:  # the same audio stored by a concurrent run
+        await session.rollback()
+        return Ingested(None, "duplicate")
+    return Ingested(recording, "stored")
+
+
+async def retry_pending(session: AsyncSession, windows: Windows, limit: int = 500) -> dict[str, int]:
+    """Another linking attempt for every pending recording (oldest first); commits."""
+    now = utcnow()
+    rows = (
+        await session.scalars(
+            select(CallRecording)
+            .where(CallRecording.link_state == "pending")
+            .order_by(CallRecording.started_at)
+            .limit(limit)
+        )
+    ).all()
+    linked = gave_up = 0
+    for recording in rows:
+        if await _link(session, recording, windows, now):
+            linked += 1
+        elif recording.link_state == "gave_up":
+            gave_up += 1
+    await session.commit()
+    return {"retried": len(rows), "linked": linked, "gave_up": gave_up}
+
+
+# Reading and manual links -------------------------------------------------------------------------------------------
+def _visible(principal: Principal) -> Any:
+    if principal.role not in READERS:
+        raise Forbidden("Call recordings are for admins, directors and operators.")
+    query = select(CallRecording)
+    if principal.role is Role.admin:
+        return query
+    # A recording of no known city (no campaign, no request yet) is the admin's to sort out.
+    return scoped_to_cities(query.where(CallRecording.city_id.is_not(None)), CallRecording.city_id, principal)
+
+
+async def may_read(session: AsyncSession, principal: Principal, recording_id: int) -> bool:
+    if principal.role not in READERS:
+        return False
+    found = await session.scalar(
+        _visible(principal).with_only_columns(CallRecording.id).where(CallRecording.id == recording_id)
+    )
+    return found is not None
+
+
+async def list_recordings(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    *,
+    link_state: str | None = None,
+    request_id: int | None = None,
+    city_id: int | None = None,
+) -> tuple[Sequence[CallRecording], dict[int, StoredFile], int]:
+    query = _visible(principal)
+    if link_state is not None:
+        query = query.where(CallRecording.link_state == link_state)
+    if request_id is not None:
+        query = query.where(CallRecording.request_id == request_id)
+    if city_id is not None:
+        query = query.where(CallRecording.city_id == city_id)
+    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    rows = (
+        await session.scalars(
+            query.order_by(CallRecording.started_at.desc(), CallRecording.id.desc())
+            .offset(page.offset)
+            .limit(page.per_page)
+        )
+    ).all()
+    return rows, await files.files_of_recordings(session, [r.id for r in rows]), int(total or 0)
+
+
+async def recordings_of_request(
+    session: AsyncSession, principal: Principal, request_id: int
+) -> tuple[Sequence[CallRecording], dict[int, StoredFile]]:
+    """The recordings of a request the principal has already been allowed to see; none for roles that may not
+    listen to calls (masters, marketers)."""
+    if principal.role not in READERS:
+        return [], {}
+    rows = (
+        await session.scalars(
+            select(CallRecording).where(CallRecording.request_id == request_id).order_by(CallRecording.started_at)
+        )
+    ).all()
+    return rows, await files.files_of_recordings(session, [r.id for r in rows])
+
+
+async def link_manually(
+    session: AsyncSession, principal: Principal, recording_id: int, request_id: int
+) -> tuple[CallRecording, StoredFile | None]:
+    """An operator, director or admin links a recording to a request they can see (any link state)."""
+    recording = await session.scalar(_visible(principal).where(CallRecording.id == recording_id))
+    if recording is None:
+        raise NotFound(f"No call recording with id {recording_id}.")
+    try:
+        request = await requests.get_request(session, principal, request_id)
+    except NotFound as exc:
+        raise ValidationProblem.field("request_id", "Unknown request, or not one you can see.") from exc
+    if recording.request_id == request.id:
+        raise Conflict("The recording is already linked to this request.", type="already-linked")
+    recording.request_id = request.id
+    recording.city_id = request.city_id
+    recording.link_state = "linked"
+    recording.updated_at = utcnow()
+    requests.note_recording(session, request.id, recording.id, principal.id)
+    await session.commit()
+    found = await files.files_of_recordings(session, [recording.id])
+    return recording, found.get(recording.id)
+
+
+def problem_outcome(problem: Problem) -> str:
+    return {413: "too_large", 415: "unsupported"}.get(problem.status, "rejected")
