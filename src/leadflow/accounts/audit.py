@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import AuditLog
 from leadflow.accounts.policies import ClientInfo
+from leadflow.platform.periods import utc_bounds
+from leadflow.platform.schemas import PageParams
 
 
 def record(
@@ -35,3 +40,37 @@ def record(
             data=data,
         )
     )
+
+
+async def list_entries(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    zone: str,
+    action: str | None = None,
+    actor_id: int | None = None,
+    result: str | None = None,
+    login: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> tuple[Sequence[AuditLog], int]:
+    """The audit log, newest first, for admins."""
+    query = select(AuditLog)
+    if action is not None:
+        query = query.where(AuditLog.action == action)
+    if actor_id is not None:
+        query = query.where(AuditLog.actor_id == actor_id)
+    if result is not None:
+        query = query.where(AuditLog.result == result)
+    if login is not None:
+        query = query.where(AuditLog.login == login.lower())
+    start, end = utc_bounds(date_from, date_to, zone)
+    if start is not None:
+        query = query.where(AuditLog.at >= start)
+    if end is not None:
+        query = query.where(AuditLog.at < end)
+    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    rows = await session.scalars(
+        query.order_by(AuditLog.at.desc(), AuditLog.id.desc()).offset(page.offset).limit(page.per_page)
+    )
+    return rows.all(), int(total or 0)

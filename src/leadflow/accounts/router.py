@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts import schemas
+from leadflow.accounts import audit, schemas
 from leadflow.accounts.auth import AuthService, IssuedSession
 from leadflow.accounts.models import Role, User, UserStatus
 from leadflow.accounts.policies import (
+    AdminOnly,
     Client,
     Principal,
     SignedIn,
@@ -21,6 +23,7 @@ from leadflow.accounts.policies import (
     require_roles,
 )
 from leadflow.accounts.service import UserService, passport_visible
+from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import (
@@ -388,3 +391,36 @@ async def update_master(
 ) -> dict[str, Any]:
     user = await users.update_master(session, principal, master_id, body, client)
     return master_out(user, principal, detail=True)
+
+
+@users_router.get(
+    "/audit-log",
+    response_model=Page[schemas.AuditEntryOut],
+    summary="Security-relevant actions, newest first (admin)",
+    description="Logins (ok, failed, locked), logouts, password and role changes, blocks, 2FA and settings changes.",
+)
+async def audit_log(
+    _: AdminOnly,
+    session: Annotated[AsyncSession, Depends(get_session)],
+    paging: Paging,
+    request: Request,
+    action: Annotated[str | None, Query(max_length=50)] = None,
+    actor_id: IdQuery = None,
+    result: Annotated[str | None, Query(max_length=20)] = None,
+    login: Annotated[str | None, Query(max_length=100)] = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    runtime = await runtime_settings(session, request.app.state.settings)
+    rows, total = await audit.list_entries(
+        session,
+        paging,
+        zone=runtime.business_timezone,
+        action=action,
+        actor_id=actor_id,
+        result=result,
+        login=login,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    return paging.envelope(rows, total)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -169,3 +169,17 @@ class MasterListItem(OutputModel):
 
 class MasterOut(MasterListItem):
     passport: str | None
+
+
+class AuditEntryOut(OutputModel):
+    id: int
+    at: UtcDateTime
+    actor_id: int | None
+    action: str
+    result: str
+    target_type: str | None
+    target_id: str | None
+    login: str | None
+    ip: str | None
+    user_agent: str | None
+    data: dict[str, Any] | None

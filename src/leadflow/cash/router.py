@@ -12,6 +12,8 @@ from leadflow.accounts.policies import Principal, require_roles
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.cash import service
 from leadflow.cash.schemas import Balance, Kind, TransactionCreate, TransactionOut, TransactionPage, TransactionUpdate
+from leadflow.files import service as files
+from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
 from leadflow.platform.db import get_session
@@ -25,9 +27,11 @@ Cashier = Annotated[Principal, Depends(require_roles(*service.CASHIERS))]
 Sort = Literal["occurred_on", "-occurred_on", "amount", "-amount", "created_at", "-created_at"]
 
 
-def _out(transaction: Any, response: Response) -> TransactionOut:
+async def _out(session: AsyncSession, transaction: Any, response: Response) -> TransactionOut:
     response.headers["ETag"] = etag(transaction.version)
-    return TransactionOut.model_validate(transaction)
+    out = TransactionOut.model_validate(transaction)
+    receipts = await files.files_of(session, files.Owner(transaction_id=transaction.id))
+    return out.model_copy(update={"files": [FileOut.model_validate(f) for f in receipts]})
 
 
 @router.get("/transactions", response_model=TransactionPage, summary="List cash-desk transactions, with totals")
@@ -66,14 +70,14 @@ async def list_transactions(
 async def create_transaction(
     body: TransactionCreate, principal: Cashier, session: Session, response: Response
 ) -> TransactionOut:
-    return _out(await service.create_transaction(session, principal, body), response)
+    return await _out(session, await service.create_transaction(session, principal, body), response)
 
 
 @router.get("/transactions/{transaction_id}", response_model=TransactionOut, summary="Get a transaction (ETag)")
 async def get_transaction(
     transaction_id: IdPath, principal: Cashier, session: Session, response: Response
 ) -> TransactionOut:
-    return _out(await service.get_transaction(session, principal, transaction_id), response)
+    return await _out(session, await service.get_transaction(session, principal, transaction_id), response)
 
 
 @router.patch(
@@ -91,7 +95,7 @@ async def update_transaction(
     if_match: IfMatch = None,
 ) -> TransactionOut:
     updated = await service.update_transaction(session, principal, transaction_id, body, if_match)
-    return _out(updated, response)
+    return await _out(session, updated, response)
 
 
 @router.delete(

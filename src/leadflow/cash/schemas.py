@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from leadflow.files.schemas import FileOut
 from leadflow.platform.periods import check_date
 from leadflow.platform.schemas import (
     Id,
@@ -41,7 +42,7 @@ class TransactionOut(OutputModel):
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
-    files: list[Any] = Field(default_factory=list, description="Receipts (uploads arrive with the files API).")
+    files: list[FileOut] = Field(default_factory=list, description="Receipts (POST /transactions/{id}/files).")
 
 
 class TransactionCreate(InputModel):

@@ -8,15 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import AdminOnly, Principal, require_roles
-from leadflow.files.models import StoredFile
-from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
 from leadflow.platform.jobs import Jobs
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, page_params
 from leadflow.recordings import service
-from leadflow.recordings.models import CallRecording
 from leadflow.recordings.schemas import LinkIn, LinkState, RecordingOut, SyncQueued
 from leadflow.recordings.tasks import SYNC_JOB
 
@@ -24,11 +21,6 @@ router = APIRouter(prefix=API_PREFIX, tags=["call recordings"], responses=PROBLE
 Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
 Reader = Annotated[Principal, Depends(require_roles(*service.READERS))]
-
-
-def recording_out(row: CallRecording, file: StoredFile | None) -> RecordingOut:
-    out = RecordingOut.model_validate(row)
-    return out.model_copy(update={"file": FileOut.model_validate(file) if file is not None else None})
 
 
 @router.get("/call-recordings", response_model=Page[RecordingOut], summary="List call recordings (newest call first)")
@@ -43,7 +35,7 @@ async def list_recordings(
     rows, files, total = await service.list_recordings(
         session, principal, paging, link_state=link_state, request_id=request_id, city_id=city_id
     )
-    return paging.envelope([recording_out(r, files.get(r.id)) for r in rows], total)
+    return paging.envelope([RecordingOut.build(r, files.get(r.id)) for r in rows], total)
 
 
 @router.post(
@@ -53,7 +45,7 @@ async def list_recordings(
 )
 async def link_recording(recording_id: IdPath, body: LinkIn, principal: Reader, session: Session) -> RecordingOut:
     row, file = await service.link_manually(session, principal, recording_id, body.request_id)
-    return recording_out(row, file)
+    return RecordingOut.build(row, file)
 
 
 @router.post(

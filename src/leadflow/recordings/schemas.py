@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -15,7 +15,7 @@ class RecordingOut(OutputModel):
     call_id: int | None
     request_id: int | None
     city_id: int | None
-    file: FileOut | None
+    file: FileOut | None = None
     caller: str | None
     line: str | None
     started_at: UtcDateTime
@@ -25,6 +25,12 @@ class RecordingOut(OutputModel):
     link_state: LinkState
     link_attempts: int
     created_at: UtcDateTime
+
+    @classmethod
+    def build(cls, row: Any, file: Any | None) -> RecordingOut:
+        """The recording with its audio file (stored as a file owned by the recording)."""
+        out = cls.model_validate(row)
+        return out.model_copy(update={"file": FileOut.model_validate(file) if file is not None else None})
 
 
 class LinkIn(InputModel):

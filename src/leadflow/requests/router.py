@@ -12,11 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import AdminOnly, Principal, SignedIn, require_roles
 from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.files import service as files
+from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, SearchQuery, page_params
+from leadflow.recordings import service as recordings
+from leadflow.recordings.schemas import RecordingOut
 from leadflow.requests import service, workflow
 from leadflow.requests.models import Request as RequestRow
 from leadflow.requests.schemas import (
@@ -43,9 +47,18 @@ Sort = Literal["created_at", "-created_at", "visit_at", "-visit_at", "status", "
 DateQuery = Annotated[dt.date | None, Query(description="Calendar date in the city's (or business) time zone.")]
 
 
-def request_out(row: RequestRow, response: Response) -> RequestOut:
+async def request_out(session: AsyncSession, principal: Principal, row: RequestRow, response: Response) -> RequestOut:
+    """The full request: the row, its files and (for those who may listen to calls) its recordings."""
     response.headers["ETag"] = etag(row.version)
-    return RequestOut.model_validate(row)
+    out = RequestOut.model_validate(row)
+    stored = await files.files_of(session, files.Owner(request_id=row.id))
+    recorded, audio = await recordings.recordings_of_request(session, principal, row.id)
+    return out.model_copy(
+        update={
+            "files": [FileOut.model_validate(f) for f in stored],
+            "recordings": [RecordingOut.build(r, audio.get(r.id)) for r in recorded],
+        }
+    )
 
 
 async def _settings(session: AsyncSession, request: Request) -> tuple[str, Decimal]:
@@ -96,7 +109,7 @@ async def list_requests(
 
 @router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")
 async def create_request(body: RequestCreate, principal: IntakeWriter, session: Session, response: Response) -> Any:
-    return request_out(await service.create_request(session, principal, body), response)
+    return await request_out(session, principal, await service.create_request(session, principal, body), response)
 
 
 @router.get("/requests/workflow", response_model=list[MoveOut], summary="The transition table (SPEC §3.2)")
@@ -123,7 +136,7 @@ async def statuses(_: SignedIn) -> list[dict[str, Any]]:
 
 @router.get("/requests/{request_id}", response_model=RequestOut, summary="Get a request (ETag)")
 async def get_request(request_id: IdPath, principal: SignedIn, session: Session, response: Response) -> Any:
-    return request_out(await service.get_request(session, principal, request_id), response)
+    return await request_out(session, principal, await service.get_request(session, principal, request_id), response)
 
 
 @router.patch(
@@ -143,7 +156,7 @@ async def update_request(
 ) -> Any:
     _, share = await _settings(session, request)
     row = await service.update_request(session, principal, request_id, body, if_match, default_share=share)
-    return request_out(row, response)
+    return await request_out(session, principal, row, response)
 
 
 @router.post(
@@ -165,7 +178,7 @@ async def transition(
 ) -> Any:
     _, share = await _settings(session, request)
     row = await service.transition(session, principal, request_id, body, if_match, default_share=share)
-    return request_out(row, response)
+    return await request_out(session, principal, row, response)
 
 
 @router.get("/requests/{request_id}/events", response_model=Page[EventOut], summary="A request's history, oldest first")

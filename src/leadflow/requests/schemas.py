@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, computed_field
 
+from leadflow.files.schemas import FileOut
 from leadflow.platform.schemas import (
     AwareDateTime,
     Id,
@@ -17,6 +18,7 @@ from leadflow.platform.schemas import (
     ShareOut,
     UtcDateTime,
 )
+from leadflow.recordings.schemas import RecordingOut
 from leadflow.requests.workflow import Queue, Status, label, queue_of
 
 ClientName = Annotated[str, Field(min_length=1, max_length=200)]
@@ -102,8 +104,11 @@ class RequestListItem(OutputModel):
 
 
 class RequestOut(RequestListItem):
-    files: list[Any] = Field(default_factory=list, description="BSO forms and receipts (the files API fills them).")
-    recordings: list[Any] = Field(default_factory=list, description="Call recordings linked to the request.")
+    files: list[FileOut] = Field(default_factory=list, description="BSO forms and expense receipts.")
+    recordings: list[RecordingOut] = Field(
+        default_factory=list,
+        description="Call recordings linked to the request (for admins, directors and operators; empty for others).",
+    )
 
 
 class RequestCreate(InputModel):
