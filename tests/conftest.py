@@ -29,6 +29,8 @@ from leadflow.platform.db import Database
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
 
+pytest_plugins = ["tests.support.imap", "tests.support.s3"]
+
 PASSWORD = "Correct-Horse-Battery-9"
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 SEEDED_TABLES = ("request_types", "transaction_types")

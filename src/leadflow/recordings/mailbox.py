@@ -184,6 +184,7 @@ class MailboxSync:
     async def run(self) -> SyncReport:
         """One pass over the new messages, then another linking attempt for the pending recordings."""
         report = SyncReport()
+        started = utcnow()
         windows = await self._windows()
         if self.configured:
             try:
@@ -192,7 +193,7 @@ class MailboxSync:
                 MAILBOX_FAILURES.inc()
                 raise MailboxUnavailable(f"mailbox sync broke off ({type(exc).__name__})") from exc
         async with self.database.session() as session:
-            retried = await service.retry_pending(session, windows)
+            retried = await service.retry_pending(session, windows, tried_before=started)
         report.outcomes.update({f"pending_{k}": v for k, v in retried.items() if v})
         return report
 

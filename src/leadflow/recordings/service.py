@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,13 +125,18 @@ async def ingest(
     return Ingested(recording, "stored")
 
 
-async def retry_pending(session: AsyncSession, windows: Windows, limit: int = 500) -> dict[str, int]:
-    """Another linking attempt for every pending recording (oldest first); commits."""
+async def retry_pending(
+    session: AsyncSession, windows: Windows, tried_before: dt.datetime, limit: int = 500
+) -> dict[str, int]:
+    """Another linking attempt for every pending recording not tried since ``tried_before`` (oldest first)."""
     now = utcnow()
     rows = (
         await session.scalars(
             select(CallRecording)
-            .where(CallRecording.link_state == "pending")
+            .where(
+                CallRecording.link_state == "pending",
+                or_(CallRecording.last_attempt_at.is_(None), CallRecording.last_attempt_at < tried_before),
+            )
             .order_by(CallRecording.started_at)
             .limit(limit)
         )

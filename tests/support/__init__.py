@@ -1,0 +1,1 @@
+"""Test support: real loopback servers (IMAP, S3) as pytest fixtures, and builders of provider e-mails."""
