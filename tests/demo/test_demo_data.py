@@ -14,6 +14,7 @@ from leadflow.demo import large
 from leadflow.demo.seed import seed
 from leadflow.requests.models import Request, RequestEvent
 from leadflow.requests.workflow import Status
+from leadflow.telephony.models import Call
 from tests.conftest import Harness
 from tests.requests.helpers import handover_cents, money, to_cents
 
@@ -68,6 +69,11 @@ async def test_small_demo_covers_every_status_with_consistent_money(h: Harness) 
     found = await _check_invariants(h)
     assert found["statuses"] == {s.value for s in Status}
     assert found["handovers"] >= 1
+    async with h.database.session() as session:
+        calls = (await session.scalars(select(Call).order_by(Call.entry_id))).all()
+    assert [c.outcome for c in calls] == ["created_request", "created_request", "attached", "unmatched_line", "ignored"]
+    assert calls[0].request_id == calls[2].request_id is not None
+    assert [c.duration_s for c in calls] == [95, 0, 40, 0, 60]
     # A second run finds the users and changes nothing.
     assert (await seed(h.settings))[2] is False
 

@@ -36,6 +36,8 @@ from leadflow.platform.settings import Settings
 from leadflow.requests import service as requests
 from leadflow.requests.schemas import RequestCreate, RequestUpdate, TransitionIn
 from leadflow.requests.workflow import Status
+from leadflow.telephony import service as telephony
+from leadflow.telephony.providers import CallEvent, Direction, EventKind
 
 ADMIN_LOGIN = "admin"
 DEMO_PASSWORD = "demo-Leadflow-2026"
@@ -218,6 +220,7 @@ async def _campaigns_and_requests(
             elif target is Status.callback:
                 body.callback_at = tomorrow
             request = await requests.transition(session, admin, request.id, body, None, default_share=share)
+    await _calls(session, rng)
     spend = await catalog.system_transaction_type(session, ADVERTISING_SPEND)
     today = periods.today(settings.timezone)
     for city_id in city_ids:
@@ -234,3 +237,45 @@ async def _campaigns_and_requests(
                     campaign_id=campaign_id,
                 ),
             )
+
+
+async def _calls(session: AsyncSession, rng: random.Random) -> None:
+    """A few calls through the telephony service, as the provider would report them: two new leads, a second call
+    of the same client (attached), a call to a number no campaign uses, and an outbound call."""
+    started = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
+    calls = [
+        ("79035550101", "78005550000", Direction.inbound, 95),
+        ("79035550102", "78005550100", Direction.inbound, 0),
+        ("79035550101", "78005550000", Direction.inbound, 40),
+        ("79035550103", "79587770000", Direction.inbound, 0),
+        (None, None, Direction.outbound, 60),
+    ]
+    window = dt.timedelta(minutes=30)
+    for number, (caller, line, direction, talked) in enumerate(calls):
+        at = started + dt.timedelta(minutes=7 * number + rng.randint(0, 5))
+        entry = f"demo-{number + 1}"
+        first = CallEvent(
+            provider="mango",
+            kind=EventKind.call,
+            name="call",
+            entry_id=entry,
+            direction=direction,
+            caller=caller,
+            line=line,
+            at=at,
+        )
+        await telephony.record(session, first, window)
+        summary = CallEvent(
+            provider="mango",
+            kind=EventKind.summary,
+            name="summary",
+            entry_id=entry,
+            direction=direction,
+            caller=caller,
+            line=line,
+            at=at,
+            answered_at=at + dt.timedelta(seconds=12) if talked else None,
+            ended_at=at + dt.timedelta(seconds=12 + talked + 5),
+            duration_s=talked,
+        )
+        await telephony.record(session, summary, window)
