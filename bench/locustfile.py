@@ -1,8 +1,10 @@
 """Load scenarios of SPEC §13 on the benchmark data set (`leadflow seed-demo --scale large`).
 
 One scenario per run, chosen with ``--tags``: ``bare`` (the yardstick, against bench/bare_app.py), ``list``,
-``list_filtered``, ``get_one``, ``create``, ``transition``, ``transactions``, ``balance``, ``login``.
-Business metrics and the webhook arrive with their issues.
+``list_filtered``, ``get_one``, ``create``, ``transition``, ``transactions``, ``balance``, ``login``, ``webhook``
+(signed Mango call events from new callers to the benchmark campaigns' lines: the server must run with
+``LEADFLOW_MANGO_API_KEY`` / ``LEADFLOW_MANGO_API_SALT`` equal to ``BENCH_MANGO_KEY`` / ``BENCH_MANGO_SALT``, by
+default ``bench-mango-key`` / ``bench-mango-salt``). Business metrics arrive with their issue.
 
 Closed loop (throughput, 32 clients):
 
@@ -17,12 +19,20 @@ scenario and prints the ratios to the bare endpoint.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import random
+import time
+import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from locust import FastHttpUser, constant, constant_throughput, events, tag, task
 
 LOGIN, PASSWORD = "bench.admin", "bench-Leadflow-2026"
+MANGO_KEY = os.environ.get("BENCH_MANGO_KEY", "bench-mango-key")
+MANGO_SALT = os.environ.get("BENCH_MANGO_SALT", "bench-mango-salt")
 STATE: dict[str, Any] = {}
 
 
@@ -63,6 +73,11 @@ class Dispatcher(FastHttpUser):
                 ).json()
                 ids += [item["id"] for item in listed["items"]]
             STATE["ids"] = ids
+            active = {"per_page": 200, "active": "true"}
+            campaigns = self.client.get(
+                headers=self.auth, url="/api/v1/campaigns", params=active, name="setup: lines"
+            ).json()["items"]
+            STATE["lines"] = [c["phone"] for c in campaigns]
         # Each client works one request of its own for the transition scenario.
         created = self.client.post(
             "/api/v1/requests", json=self._new_request(), headers=self.auth, name="setup: own request"
@@ -143,4 +158,29 @@ class Dispatcher(FastHttpUser):
         who = f"bench.master.{random.randint(1, 300):03d}"
         self.client.post(
             "/api/v1/auth/token", data={"username": who, "password": PASSWORD}, name="POST /api/v1/auth/token"
+        )
+
+    @tag("webhook")
+    @task
+    def webhook(self) -> None:
+        # A new caller's first event on a campaign line: a request is created (or attached), a call row written.
+        payload = json.dumps(
+            {
+                "entry_id": uuid.uuid4().hex,
+                "call_id": uuid.uuid4().hex,
+                "timestamp": int(time.time()),
+                "seq": 1,
+                "call_state": "Appeared",
+                "location": "ivr",
+                "from": {"number": f"7998{random.randint(0, 9_999_999):07d}"},
+                "to": {"number": (line := random.choice(STATE["lines"])), "line_number": line},
+            },
+            separators=(",", ":"),
+        )
+        sign = hashlib.sha256((MANGO_KEY + payload + MANGO_SALT).encode()).hexdigest()
+        self.client.post(
+            "/api/v1/telephony/mango/events/call",
+            data=urlencode({"vpbx_api_key": MANGO_KEY, "sign": sign, "json": payload}),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            name="POST /api/v1/telephony/mango/events/call",
         )

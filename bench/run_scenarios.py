@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-SCENARIOS = ["list", "list_filtered", "get_one", "create", "transition", "transactions", "balance", "login"]
-TARGETS = {"list": 0.20, "list_filtered": 0.20, "get_one": 0.35, "create": 0.10, "transition": 0.10}
+SCENARIOS = ["list", "list_filtered", "get_one", "create", "transition", "transactions", "balance", "login", "webhook"]
+TARGETS = {"list": 0.20, "list_filtered": 0.20, "get_one": 0.35, "create": 0.10, "transition": 0.10, "webhook": 0.10}
 
 
 def locust(host: str, tag: str, users: int, seconds: int, rate: float = 0) -> dict[str, float]:
