@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from leadflow import __version__
 from leadflow.accounts.auth import AuthService
@@ -19,6 +21,7 @@ from leadflow.administration.router import router as administration_router
 from leadflow.campaigns.router import router as campaigns_router
 from leadflow.cash.router import router as cash_router
 from leadflow.catalog.router import router as catalog_router
+from leadflow.files import service as files_service
 from leadflow.files.router import router as files_router
 from leadflow.observability.health import router as health_router
 from leadflow.platform.api import API_PREFIX
@@ -30,6 +33,7 @@ from leadflow.platform.middleware import (
     CORSMiddleware,
     EdgeMiddleware,
     RateLimitMiddleware,
+    bearer_or_cookie_token,
 )
 from leadflow.platform.problems import install_problem_handlers
 from leadflow.platform.ratelimit import RateLimiter
@@ -152,10 +156,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if path.startswith(WEBHOOK_PREFIX):
             return WEBHOOK_MAX_BYTES  # a provider event is a few hundred bytes
         if path.endswith("/files"):
-            return max(settings.upload_max_bytes, settings.audio_max_bytes) + UPLOAD_OVERHEAD
+            return settings.upload_max_bytes + UPLOAD_OVERHEAD  # the uploads users make are documents and images
         return settings.max_request_bytes
 
-    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    async def body_refused(scope: Scope) -> None:
+        """An upload refused for its size before it reached its route still gets its file-access-log line."""
+        if scope["method"] != "POST" or not scope["path"].endswith("/files"):
+            return
+        token = bearer_or_cookie_token(scope)
+        user_id = await authenticate(token) if token else None
+        headers = Headers(scope=scope)
+        agent = headers.get("user-agent")
+        async with database.session() as session:
+            files_service.log_access(
+                session,
+                file_id=None,
+                user_id=user_id,
+                action="upload",
+                result="rejected:413",
+                ip=scope.get("state", {}).get("client_ip"),
+                user_agent=agent[:300] if agent else None,
+            )
+            await session.commit()
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit, on_refused=body_refused)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

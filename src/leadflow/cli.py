@@ -17,7 +17,7 @@ import socket
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -25,6 +25,9 @@ from rich.console import Console
 from rich.progress import TaskID
 
 from leadflow.platform.settings import Settings, get_settings, secret_problem
+
+if TYPE_CHECKING:
+    from leadflow.platform.jobs import Outcome
 
 app = typer.Typer(
     help="Leadflow: leads, dispatch, masters, cash desk.",
@@ -312,31 +315,30 @@ async def _worker(settings: Settings) -> None:
 
 @app.command("sync-recordings")
 def sync_recordings() -> None:
-    """Read the recordings mailbox now, in this process, and print what it found."""
+    """Read the recordings mailbox now, in this process, and print what it found (one run, recorded in job_runs;
+    refused while another run of the sync is going)."""
     settings = _settings()
-    report = asyncio.run(_sync_recordings(settings))
-    for key, value in sorted(report.items()):
+    if not (settings.imap_host and settings.imap_user):
+        err.print("note: LEADFLOW_IMAP_HOST and LEADFLOW_IMAP_USER are not set; only retrying pending links")
+    outcome = asyncio.run(_sync_recordings(settings))
+    for key, value in sorted((outcome.result or {}).items()):
         out.print(f"{key}: {value}")
+    if outcome.status != "ok":
+        err.print(f"error: the sync {outcome.status}: {outcome.error}")
+        raise typer.Exit(1)
 
 
-async def _sync_recordings(settings: Settings) -> dict[str, object]:
+async def _sync_recordings(settings: Settings) -> Outcome:
     from leadflow.platform.db import Database
     from leadflow.platform.storage import create_storage
-    from leadflow.recordings.mailbox import MailboxSync, MailboxUnavailable
+    from leadflow.recordings.tasks import SYNC_JOB
+    from leadflow.tasks import build_jobs
 
     database = Database(settings)
     try:
-        sync = MailboxSync(settings, database, create_storage(settings))
-        if not sync.configured:
-            err.print("note: LEADFLOW_IMAP_HOST and LEADFLOW_IMAP_USER are not set; only retrying pending links")
-        try:
-            report = await sync.run()
-        except MailboxUnavailable as exc:
-            err.print(f"error: {exc}")
-            raise typer.Exit(1) from None
+        return await build_jobs(settings, database, create_storage(settings)).run_now(SYNC_JOB)
     finally:
         await database.dispose()
-    return {"messages": report.messages, "rescanned": report.rescanned, "last_uid": report.last_uid, **report.outcomes}
 
 
 # check / openapi -----------------------------------------------------------------------------------------------
@@ -365,6 +367,7 @@ _CHECK_FAILED = {
     "migrations": "not at head",
     "storage": "not writable",
     "redis": "unreachable",
+    "jobs": "run records unreadable",
 }
 
 
@@ -372,10 +375,11 @@ async def _connectivity(settings: Settings) -> dict[str, tuple[bool, str]]:
     from leadflow.observability.health import run_checks
     from leadflow.platform.db import Database
     from leadflow.platform.redis import create_redis
+    from leadflow.platform.storage import create_storage
 
     database, redis = Database(settings), create_redis(settings)
     try:
-        checks = await run_checks(database, redis, settings.data_dir)
+        checks = await run_checks(database, redis, create_storage(settings))
     finally:
         await database.dispose()
         if redis is not None:

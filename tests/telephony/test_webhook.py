@@ -330,7 +330,7 @@ async def test_huge_body_is_refused_before_reading(tel: Harness) -> None:
 
 async def test_not_configured_and_unknown_provider(h: Harness) -> None:
     item = fixture("inbound_answered/01_call_ivr_appeared")
-    problem(await deliver(h.client, item), 503, "telephony-not-configured")
+    problem(await deliver(h.client, item), 404, "telephony-not-configured")
     problem(await h.client.post("/api/v1/telephony/asterisk/events/call", content="a=b", headers=FORM), 404)
 
 

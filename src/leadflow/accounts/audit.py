@@ -69,7 +69,7 @@ async def list_entries(
         query = query.where(AuditLog.at >= start)
     if end is not None:
         query = query.where(AuditLog.at < end)
-    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     rows = await session.scalars(
         query.order_by(AuditLog.at.desc(), AuditLog.id.desc()).offset(page.offset).limit(page.per_page)
     )

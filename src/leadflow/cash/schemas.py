@@ -26,7 +26,7 @@ Notes = Annotated[str, Field(max_length=5000)]
 BusinessDate = Annotated[dt.date, AfterValidator(check_date)]
 
 
-class TransactionOut(OutputModel):
+class TransactionItem(OutputModel):
     id: int
     city_id: int
     type_id: int
@@ -42,6 +42,9 @@ class TransactionOut(OutputModel):
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+class TransactionOut(TransactionItem):
     files: list[FileOut] = Field(default_factory=list, description="Receipts (POST /transactions/{id}/files).")
 
 
@@ -77,7 +80,7 @@ class MoneyTotals(OutputModel):
 
 
 class TransactionPage(OutputModel):
-    items: list[TransactionOut]
+    items: list[TransactionItem]
     total: int
     page: int
     per_page: int

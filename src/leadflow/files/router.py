@@ -46,7 +46,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 FileId = Annotated[str, Path(max_length=64, description="The file's UUID.")]
 REQUEST_UPLOADERS = frozenset({Role.admin, Role.director, Role.master})
 FILE_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 CHUNK = 1024 * 1024
 
 
@@ -81,49 +81,28 @@ def _multipart_doc(kinds: list[str]) -> dict[str, Any]:
 
 
 class Access:
-    """Writes the access log for one call, whatever happens to the call itself."""
+    """Who is calling, for the access log; every refusal of this call is logged through ``files.service``."""
 
     def __init__(self, request: Request, session: AsyncSession) -> None:
         self.request = request
         self.session = session
-        self.client = client_info(request)
-        self.user_id: int | None = None
+        client = client_info(request)
+        self.actor = service.Actor(user_id=None, ip=client.ip, user_agent=client.user_agent)
 
     async def principal(self, file_id: str | None, attempted: str) -> Principal:
         try:
             principal = await current_principal(self.request, self.session)
         except Problem as problem:
-            await self.denied(file_id, attempted, problem)
+            await service.refuse(self.session, self.actor, file_id, attempted, problem.status)
             raise
-        self.user_id = principal.id
+        self.actor = service.Actor(user_id=principal.id, ip=self.actor.ip, user_agent=self.actor.user_agent)
         return principal
-
-    def write(self, file_id: str | None, action: str, result: str) -> None:
-        service.log_access(
-            self.session,
-            file_id=file_id,
-            user_id=self.user_id,
-            action=action,
-            result=result,
-            ip=self.client.ip,
-            user_agent=self.client.user_agent,
-        )
-
-    async def denied(self, file_id: str | None, attempted: str, problem: Problem) -> None:
-        """Roll back whatever the failed call did, then keep the log line of the refusal."""
-        await self.session.rollback()
-        action = attempted if problem.status in (413, 415, 422) else "denied"
-        self.write(
-            file_id, action, f"{attempted}:{problem.status}" if action == "denied" else f"rejected:{problem.status}"
-        )
-        await self.session.commit()
-        log.warning("file_access_denied", attempted=attempted, status=problem.status, user_id=self.user_id)
 
     async def guarded(self, file_id: str | None, attempted: str, work: Callable[[], Awaitable[Any]]) -> Any:
         try:
             return await work()
         except Problem as problem:
-            await self.denied(file_id, attempted, problem)
+            await service.refuse(self.session, self.actor, file_id, attempted, problem.status)
             raise
 
 
@@ -155,29 +134,27 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 
 
 async def _upload(
-    request: Request,
-    session: AsyncSession,
-    access: Access,
-    principal: Principal,
-    owner: service.Owner,
-    kinds: tuple[str, ...],
+    request: Request, session: AsyncSession, access: Access, owner: service.Owner, kinds: tuple[str, ...]
 ) -> tuple[StoredFile, bool]:
     settings = request.app.state.settings
     storage: Storage = request.app.state.storage
     upload, kind = await _form_file(request, kinds)
     limit = service.limit_for(kind, settings.upload_max_bytes, settings.audio_max_bytes)
     staged = await service.stage(_chunks(upload), upload.filename or "", kind, limit, settings.data_dir / "tmp")
+    actor = access.actor
+    note = None
+    if owner.request_id is not None:
+        request_id, user_id = owner.request_id, actor.user_id or 0
+
+        def note(row: StoredFile) -> None:
+            requests.note_file(session, request_id, row.id, row.kind, user_id)
+
     try:
-        row, created = await service.store(session, storage, staged, kind=kind, owner=owner, uploaded_by=principal.id)
+        return await service.save(session, storage, staged, kind=kind, owner=owner, actor=actor, also=note)
     except StorageError as exc:
         raise StorageUnavailable("The file store cannot be reached; try again shortly.") from exc
     finally:
         staged.discard()
-    if owner.request_id is not None and created:
-        requests.note_file(session, owner.request_id, row.id, kind, principal.id)
-    access.write(row.id, "upload", "ok" if created else "duplicate")
-    await session.commit()
-    return row, created
 
 
 @router.post(
@@ -185,6 +162,7 @@ async def _upload(
     response_model=FileOut,
     status_code=201,
     summary="Upload a BSO form or an expense receipt to a request (multipart: file, kind)",
+    responses={200: {"model": FileOut, "description": "The same bytes were uploaded before: the first file."}},
     description="JPEG, PNG, WebP or PDF, 10 MB at most; the type is sniffed from the bytes and the name's extension "
     "must agree (else 415). Directors and admins in scope, and the request's master. The same bytes uploaded again "
     "return the first file (200).",
@@ -199,7 +177,7 @@ async def upload_request_file(request_id: IdPath, request: Request, session: Ses
             raise Forbidden("Files of a request are uploaded by its master, directors and admins.")
         await requests.get_request(session, principal, request_id)
         row, created = await _upload(
-            request, session, access, principal, service.Owner(request_id=request_id), ("bso", "expense_receipt")
+            request, session, access, service.Owner(request_id=request_id), ("bso", "expense_receipt")
         )
         if not created:
             response.status_code = 200
@@ -214,6 +192,7 @@ async def upload_request_file(request_id: IdPath, request: Request, session: Ses
     response_model=FileOut,
     status_code=201,
     summary="Upload a receipt to a cash-desk transaction (multipart: file, kind=transaction_receipt)",
+    responses={200: {"model": FileOut, "description": "The same bytes were uploaded before: the first file."}},
     openapi_extra=_multipart_doc(["transaction_receipt"]),
 )
 async def upload_transaction_file(
@@ -225,7 +204,7 @@ async def upload_transaction_file(
     async def work() -> FileOut:
         await cash.get_transaction(session, principal, transaction_id)
         row, created = await _upload(
-            request, session, access, principal, service.Owner(transaction_id=transaction_id), ("transaction_receipt",)
+            request, session, access, service.Owner(transaction_id=transaction_id), ("transaction_receipt",)
         )
         if not created:
             response.status_code = 200
@@ -315,8 +294,9 @@ async def download(
         return row, chosen
 
     row, chosen = await access.guarded(file_id, action, work)
-    access.write(row.id, action, "ok" if chosen is None else f"ok:{chosen[0]}-{chosen[1]}")
-    await session.commit()
+    await service.record_read(
+        session, access.actor, row, action, "ok" if chosen is None else f"ok:{chosen[0]}-{chosen[1]}"
+    )
     first, last = chosen if chosen is not None else (0, row.size - 1)
     headers = {
         "Content-Disposition": _disposition(inline, row.original_name),
@@ -351,15 +331,12 @@ async def delete_file(file_id: FileId, request: Request, session: Session) -> Re
         return row
 
     row = await access.guarded(file_id, "delete", work)
-    service.soft_delete(row)
-    if row.request_id is not None:
-        requests.note_file(session, row.request_id, row.id, row.kind, principal.id, deleted=True)
-    access.write(row.id, "delete", "ok")
-    await session.commit()
-    try:
-        await storage.delete(row.storage_key)
-    except StorageError:
-        log.warning("file_content_not_deleted", file_id=row.id)
+
+    def note(deleted: StoredFile) -> None:
+        if deleted.request_id is not None:
+            requests.note_file(session, deleted.request_id, deleted.id, deleted.kind, principal.id, deleted=True)
+
+    await service.remove(session, storage, row, access.actor, also=note)
     return Response(status_code=204)
 
 

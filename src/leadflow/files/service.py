@@ -14,11 +14,12 @@ import os
 import tempfile
 import unicodedata
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import filetype
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +29,8 @@ from leadflow.platform.periods import utc_bounds
 from leadflow.platform.problems import Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
 from leadflow.platform.storage import Storage
+
+log = structlog.get_logger("leadflow.files")
 
 DOCUMENTS = {
     "image/jpeg": frozenset({"jpg", "jpeg"}),
@@ -214,8 +217,102 @@ async def files_of_recordings(session: AsyncSession, recording_ids: Sequence[int
     return {row.recording_id: row for row in rows if row.recording_id is not None}
 
 
+async def discard_content(storage: Storage, key: str) -> None:
+    """Remove stored content whose row was not committed (best effort: a leftover is only unreferenced bytes)."""
+    try:
+        await storage.delete(key)
+    except Exception as exc:
+        log.warning("file_content_not_discarded", error=type(exc).__name__)
+
+
 def soft_delete(row: StoredFile) -> None:
     row.deleted_at = utcnow()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who touches a file, for the access log (routers build it; this module never sees HTTP)."""
+
+    user_id: int | None
+    ip: str | None
+    user_agent: str | None
+
+
+async def refuse(session: AsyncSession, actor: Actor, file_id: str | None, attempted: str, status: int) -> None:
+    """Throw away whatever the refused call did, and keep its log line: a rejected upload (413/415/422) is
+    ``upload`` / ``rejected:<status>``; a refusal to act (401/403/404) is ``denied`` / ``<attempted>:<status>``."""
+    await session.rollback()
+    rejected = attempted == "upload" and status in (413, 415, 422)
+    log_access(
+        session,
+        file_id=file_id,
+        user_id=actor.user_id,
+        action="upload" if rejected else "denied",
+        result=f"rejected:{status}" if rejected else f"{attempted}:{status}",
+        ip=actor.ip,
+        user_agent=actor.user_agent,
+    )
+    await session.commit()
+    log.warning("file_access_refused", attempted=attempted, status=status, user_id=actor.user_id)
+
+
+async def save(
+    session: AsyncSession,
+    storage: Storage,
+    staged: Staged,
+    *,
+    kind: str,
+    owner: Owner,
+    actor: Actor,
+    also: Callable[[StoredFile], None] | None = None,
+) -> tuple[StoredFile, bool]:
+    """Store an upload for its owner, log it and commit (``also`` adds the owner's own record, such as a request
+    event, to the same transaction). Content stored for a row that then fails to commit is taken back."""
+    row, created = await store(session, storage, staged, kind=kind, owner=owner, uploaded_by=actor.user_id)
+    try:
+        if created and also is not None:
+            also(row)
+        _log(session, actor, row.id, "upload", "ok" if created else "duplicate")
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        if created:
+            await discard_content(storage, row.storage_key)
+        raise
+    return row, created
+
+
+async def record_read(session: AsyncSession, actor: Actor, row: StoredFile, action: str, result: str) -> None:
+    _log(session, actor, row.id, action, result)
+    await session.commit()
+
+
+async def remove(
+    session: AsyncSession,
+    storage: Storage,
+    row: StoredFile,
+    actor: Actor,
+    also: Callable[[StoredFile], None] | None = None,
+) -> None:
+    """Soft-delete the row (kept for the audit trail), log, commit, then delete the content from storage."""
+    soft_delete(row)
+    if also is not None:
+        also(row)
+    _log(session, actor, row.id, "delete", "ok")
+    await session.commit()
+    await discard_content(storage, row.storage_key)
+
+
+def _log(session: AsyncSession, actor: Actor, file_id: str, action: str, result: str) -> None:
+    log_access(
+        session,
+        file_id=file_id,
+        user_id=actor.user_id,
+        action=action,
+        result=result,
+        ip=actor.ip,
+        user_agent=actor.user_agent,
+    )
 
 
 def log_access(
@@ -263,7 +360,7 @@ async def access_log(
         query = query.where(FileAccess.at >= start)
     if end is not None:
         query = query.where(FileAccess.at < end)
-    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     rows = await session.scalars(
         query.order_by(FileAccess.at.desc(), FileAccess.id.desc()).offset(page.offset).limit(page.per_page)
     )

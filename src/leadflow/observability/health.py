@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from leadflow import __version__
 from leadflow.accounts.policies import principal_from_token
 from leadflow.platform.db import Database
+from leadflow.platform.jobs import JobRun
 from leadflow.platform.middleware import bearer_or_cookie_token
 from leadflow.platform.migrations import current_revision, head_revision
+from leadflow.platform.storage import Storage
 
 router = APIRouter(tags=["health"])
 
@@ -56,28 +55,30 @@ async def _migrations(database: Database) -> str:
     return str(current)
 
 
-def _storage(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    probe = data_dir / f".health-probe-{uuid.uuid4().hex}"  # unique: processes probing at once do not collide
-    probe.write_bytes(b"ok")
-    probe.unlink()
+async def _jobs(database: Database) -> str:
+    """The newest run of each job, e.g. ``recordings.sync ok, platform.housekeeping failed`` (informational: a failed
+    job does not make the service unready)."""
+    newest = select(JobRun.job, func.max(JobRun.id).label("id")).group_by(JobRun.job).subquery()
+    async with database.session() as session:
+        rows = (await session.execute(select(JobRun.job, JobRun.status).join(newest, JobRun.id == newest.c.id))).all()
+    return ", ".join(f"{job} {status}" for job, status in sorted(rows)) or "no runs yet"
 
 
-async def run_checks(database: Database, redis: Redis | None, data_dir: Path) -> dict[str, dict[str, Any]]:
+async def run_checks(database: Database, redis: Redis | None, storage: Storage) -> dict[str, dict[str, Any]]:
     """Every dependency's state; shared by the health endpoints and `leadflow check`."""
     checks = {
         "database": await _timed(_database(database)),
         "migrations": await _timed(_migrations(database)),
-        "storage": await _timed(asyncio.to_thread(_storage, data_dir)),  # file calls block: off the event loop
+        "storage": await _timed(storage.probe()),
         "redis": await _timed(redis.ping()) if redis is not None else {"status": "not_configured"},
-        "jobs": {"status": "not_configured"},
+        "jobs": await _timed(_jobs(database)),
     }
     return checks
 
 
 async def _checks(request: Request) -> dict[str, dict[str, Any]]:
     state = request.app.state
-    return await run_checks(state.database, state.redis, state.settings.data_dir)
+    return await run_checks(state.database, state.redis, state.storage)
 
 
 def _ready(checks: dict[str, dict[str, Any]]) -> bool:

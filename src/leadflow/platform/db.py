@@ -7,6 +7,7 @@ One ``AsyncSession`` per unit of work: a request gets one through :func:`get_ses
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from fastapi import Request
-from sqlalchemy import DateTime, MetaData, Numeric, event, make_url
+from sqlalchemy import DateTime, MetaData, Numeric, event, make_url, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -174,6 +175,17 @@ async def unit_of_work(session: AsyncSession, conflict: Callable[[], Problem]) -
     except IntegrityError as exc:
         await session.rollback()
         raise conflict() from exc
+
+
+async def serialize(session: AsyncSession, namespace: str, key: str) -> None:
+    """Make the units of work about the same thing (``namespace``/``key``, e.g. one client phone) take turns until
+    this one commits: a PostgreSQL transaction-level advisory lock. SQLite runs one writer at a time anyway."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"{namespace}:{key}".encode()).digest()
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": int.from_bytes(digest[:8], "big", signed=True)}
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -93,7 +93,7 @@ class IdempotencyMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        digest = hashlib.sha256(body).hexdigest()
+        digest = fingerprint(body, Headers(scope=scope).get("content-type", ""))
 
         outcome = await self._claim(user_id, route, key, digest)
         if isinstance(outcome, IdempotencyKey):
@@ -203,6 +203,18 @@ class IdempotencyMiddleware:
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": row.status or 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def fingerprint(body: bytes, content_type: str) -> str:
+    """The body's SHA-256, with a multipart boundary replaced by a fixed token: every client draws a new boundary
+    for each request, so a retried upload of the same file is the same request."""
+    mime, _, params = content_type.partition(";")
+    if mime.strip().lower() == "multipart/form-data":
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "boundary" and value.strip('"'):
+                body = body.replace(value.strip('"').encode("latin-1", "replace"), b"<boundary>")
+    return hashlib.sha256(body).hexdigest()
 
 
 def _route_key(path: str) -> str:

@@ -7,8 +7,11 @@
   default) looks at the clock every second. A periodic job's time slot (``floor(now / every)``) is claimed by
   inserting the ``job_runs`` row ``(job, slot)``; the unique index lets exactly one process win a slot however many
   are running, on SQLite and PostgreSQL alike, with or without Redis.
-- **Records.** Every run, scheduled or asked for, is a ``job_runs`` row: queued, running, ok or failed, with its
-  duration and error class; the Prometheus counters below count the same.
+- **No overlap.** A run takes its job's ``job_leases`` row (a conditional insert or update: free, or expired)
+  before it starts and gives it back when it ends; a run that finds it taken is recorded as ``skipped``. So a slow
+  mailbox sync, the "sync now" button and ``leadflow sync-recordings`` never run side by side.
+- **Records.** Every run, scheduled or asked for, is a ``job_runs`` row: queued, running, ok, failed or skipped,
+  with its duration and error class; the Prometheus counters below count the same.
 
 Jobs are idempotent: a slot is claimed once, and the job functions themselves tolerate being run twice.
 """
@@ -37,6 +40,7 @@ from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
 from leadflow.platform.db import Base, Database, UTCDateTime, utcnow
+from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
 
 log = structlog.get_logger("leadflow.jobs")
@@ -47,6 +51,7 @@ JOB_SKIPPED = Counter("leadflow_job_slots_lost_total", "Schedule slots another p
 
 JobFunc = Callable[[], Awaitable[dict[str, Any] | None]]
 KEEP_RUNS = dt.timedelta(days=14)
+LEASE_S = 30 * 60  # a run that holds its job longer than this is taken to have died
 
 
 class JobRun(Base):
@@ -67,6 +72,32 @@ class JobRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     duration_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(300))
+
+
+class JobLease(Base):
+    """At most one run of a job at a time, cluster-wide: the run holds its job's row until it ends (or the lease
+    expires, if its process died)."""
+
+    __tablename__ = "job_leases"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(160), nullable=False)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class JobsUnavailable(Problem):
+    status = 503
+    type = "jobs-unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The job queue cannot be reached; try again shortly.", headers={"Retry-After": "5"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # ok, failed, skipped
+    result: dict[str, Any] | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +130,7 @@ class Jobs:
         self.schedules: list[Schedule] = []
 
         async def run_job(job: str, run_id: int) -> None:
-            await self.execute(job, run_id)
+            await self.execute(job, run_id)  # the outcome is in job_runs
 
         self._task = self.broker.register_task(run_job, task_name="leadflow.run_job")
         self._started = False
@@ -118,8 +149,14 @@ class Jobs:
             await self.broker.startup()
             self._started = True
 
-    async def shutdown(self) -> None:
+    async def shutdown(self, grace_s: float = 30) -> None:
+        """Stop the broker; in-process runs that are going get ``grace_s`` to finish their step first."""
         if self._started:
+            if isinstance(self.broker, InMemoryBroker):
+                try:
+                    await asyncio.wait_for(self.broker.wait_all(), grace_s)
+                except TimeoutError:
+                    log.warning("jobs_cut_off_at_shutdown")
             await self.broker.shutdown()
             self._started = False
 
@@ -149,7 +186,11 @@ class Jobs:
         await self.startup()
         run_id = await self._insert_run(job, utcnow(), scheduled=False, requested_by=requested_by)
         assert run_id is not None
-        await self._task.kiq(job, run_id)
+        try:
+            await self._task.kiq(job, run_id)
+        except Exception as exc:  # the queue (Redis) is away
+            await self._mark(run_id, status="failed", finished_at=utcnow(), error=f"not queued: {type(exc).__name__}")
+            raise JobsUnavailable() from exc
         return run_id
 
     async def tick(self, now: dt.datetime | None = None) -> list[str]:
@@ -161,41 +202,81 @@ class Jobs:
                 schedule.job, slot_of(now, schedule.every_s), scheduled=True, requested_by=None
             )
             if run_id is None:
+                JOB_SKIPPED.labels(schedule.job).inc()
                 continue
             await self._task.kiq(schedule.job, run_id)
             queued.append(schedule.job)
         return queued
 
     # Running ------------------------------------------------------------------------------------------------------
-    async def execute(self, job: str, run_id: int) -> dict[str, Any] | None:
-        """Run one queued job (on whichever process took it from the broker) and record how it went."""
+    async def _acquire(self, job: str, holder: str) -> bool:
+        """Take the job's lease (free, or left behind by a run that died) for ``holder``."""
+        now = utcnow()
+        expires = now + dt.timedelta(seconds=LEASE_S)
+        async with self.database.session() as session:
+            insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
+            statement = insert(JobLease).values(job=job, holder=holder, expires_at=expires)
+            inserted = (await session.execute(statement.on_conflict_do_nothing().returning(JobLease.job))).first()
+            taken = inserted is not None
+            if not taken:
+                result = await session.execute(
+                    update(JobLease)
+                    .where(JobLease.job == job, JobLease.expires_at < now)
+                    .values(holder=holder, expires_at=expires)
+                )
+                taken = (result.rowcount or 0) == 1  # type: ignore[attr-defined]
+            await session.commit()
+        return taken
+
+    async def _release(self, job: str, holder: str) -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                update(JobLease).where(JobLease.job == job, JobLease.holder == holder).values(expires_at=utcnow())
+            )
+            await session.commit()
+
+    async def execute(self, job: str, run_id: int) -> Outcome:
+        """Run one queued job (on whichever process took it from the broker) and record how it went. A run that finds
+        another run of the same job still going is recorded as ``skipped``: runs of a job never overlap."""
         function = self.functions.get(job)
+        holder = f"{self.holder}:{run_id}"
+        if not await self._acquire(job, holder):
+            JOB_RUNS.labels(job, "skipped").inc()
+            log.info("job_skipped", job=job, run_id=run_id, reason="another run is in progress")
+            await self._mark(run_id, status="skipped", finished_at=utcnow(), error="another run is in progress")
+            return Outcome("skipped", error="another run is in progress")
         started = time.perf_counter()
-        await self._mark(run_id, status="running", started_at=utcnow())
-        result: dict[str, Any] | None = None
         try:
+            await self._mark(run_id, status="running", started_at=utcnow())
             if function is None:
                 raise LookupError(f"unknown job {job}")
             result = await function()
         except Exception as exc:
             elapsed = time.perf_counter() - started
+            error = f"{type(exc).__name__}: {exc}"[:300]
             JOB_RUNS.labels(job, "failed").inc()
             JOB_DURATION.labels(job).observe(elapsed)
             log.exception("job_failed", job=job, run_id=run_id, error=type(exc).__name__)
             await self._mark(
-                run_id,
-                status="failed",
-                finished_at=utcnow(),
-                duration_ms=int(elapsed * 1000),
-                error=f"{type(exc).__name__}: {exc}"[:300],
+                run_id, status="failed", finished_at=utcnow(), duration_ms=int(elapsed * 1000), error=error
             )
-            return None
+            return Outcome("failed", error=error)
+        finally:
+            await self._release(job, holder)
         elapsed = time.perf_counter() - started
         JOB_RUNS.labels(job, "ok").inc()
         JOB_DURATION.labels(job).observe(elapsed)
         log.info("job_done", job=job, run_id=run_id, duration_ms=int(elapsed * 1000), **(result or {}))
         await self._mark(run_id, status="ok", finished_at=utcnow(), duration_ms=int(elapsed * 1000))
-        return result
+        return Outcome("ok", result=result)
+
+    async def run_now(self, job: str, requested_by: int | None = None) -> Outcome:
+        """Run a job here and now (the CLI), recorded and leased like any other run."""
+        if job not in self.functions:
+            raise KeyError(job)
+        run_id = await self._insert_run(job, utcnow(), scheduled=False, requested_by=requested_by)
+        assert run_id is not None
+        return await self.execute(job, run_id)
 
     async def _mark(self, run_id: int, **values: Any) -> None:
         async with self.database.session() as session:

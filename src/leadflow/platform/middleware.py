@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -141,9 +141,24 @@ class BodyTooLarge(HTTPException):
 class BodyLimitMiddleware:
     """Refuses bodies over the limit, counting while streaming (chunked bodies included)."""
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limit_for: Callable[[str], int],
+        on_refused: Callable[[Scope], Awaitable[None]] | None = None,
+    ) -> None:
         self.app = app
         self.limit_for = limit_for
+        self.on_refused = on_refused
+
+    async def _refused(self, scope: Scope) -> None:
+        """Tell the app (it may keep a record, e.g. the file access log); never let that fail the answer."""
+        if self.on_refused is None:
+            return
+        try:
+            await self.on_refused(scope)
+        except Exception as exc:
+            log.warning("body_refusal_hook_failed", error=type(exc).__name__)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -158,6 +173,7 @@ class BodyLimitMiddleware:
             except ValueError:
                 too_big = False
             if too_big:
+                await self._refused(scope)
                 await _send_problem(send, too_large, scope["path"])
                 return
         received = 0
@@ -185,6 +201,7 @@ class BodyLimitMiddleware:
             # Raised while a middleware (idempotency) read the body, outside the app's exception handlers.
             if started:
                 raise
+            await self._refused(scope)
             await _send_problem(send, too_large, scope["path"])
 
 

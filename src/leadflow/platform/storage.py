@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 
 from leadflow.platform.settings import Settings
 
@@ -44,6 +46,10 @@ class Storage(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def exists(self, key: str) -> bool: ...
+
+    async def probe(self) -> str:
+        """Write, read back and delete a small object: the storage is usable (health checks). A short description."""
+        ...
 
 
 def _check_key(key: str) -> str:
@@ -92,6 +98,16 @@ class LocalStorage:
 
     async def exists(self, key: str) -> bool:
         return await asyncio.to_thread(self._path(key).is_file)
+
+    async def probe(self) -> str:
+        def write_and_remove() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".health-probe-{uuid.uuid4().hex}"  # unique: processes probing at once do not collide
+            probe.write_bytes(b"ok")
+            probe.unlink()
+
+        await asyncio.to_thread(write_and_remove)
+        return "local disk"
 
 
 @dataclass(frozen=True)
@@ -169,9 +185,20 @@ class S3Storage:
         try:
             async with self._client() as client:
                 await client.head_object(Bucket=self.location.bucket, Key=self._key(key))
-        except Exception:
-            return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageError(type(exc).__name__) from exc
+        except Exception as exc:
+            raise StorageError(type(exc).__name__) from exc
         return True
+
+    async def probe(self) -> str:
+        key = self._key(f"health/{uuid.uuid4().hex}")
+        async with self._client() as client:
+            await client.put_object(Bucket=self.location.bucket, Key=key, Body=b"ok")
+            await client.delete_object(Bucket=self.location.bucket, Key=key)
+        return f"s3 bucket {self.location.bucket}"
 
 
 def create_storage(settings: Settings) -> Storage:

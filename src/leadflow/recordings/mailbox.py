@@ -33,7 +33,7 @@ from leadflow.platform.db import Database, utcnow
 from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
 from leadflow.platform.storage import Storage
-from leadflow.recordings import service
+from leadflow.recordings import names, service
 from leadflow.recordings.models import MailboxState
 
 log = structlog.get_logger("leadflow.recordings.mailbox")
@@ -164,10 +164,13 @@ class MailboxSync:
     async def _store(self, name: str, data: bytes, windows: service.Windows, report: SyncReport) -> None:
         tmp = Path(self.settings.data_dir) / "tmp"
         limit = self.settings.audio_max_bytes
+        parsed = names.parse(name, self.settings.recordings_timezone)
+        # Logged by what the name says, never the name itself: it carries the client's phone unmasked.
+        about = {"caller": parsed.caller, "extension": parsed.extension} if parsed else {"named_as_provider": False}
         try:
             staged = await files.stage(_chunks(data), name, "recording", limit, tmp)
         except Problem as problem:
-            log.warning("recording_attachment_rejected", attachment=name[:120], problem=problem.type)
+            log.warning("recording_attachment_rejected", problem=problem.type, **about)
             report.count(service.problem_outcome(problem))
             return
         try:
@@ -178,7 +181,7 @@ class MailboxSync:
         finally:
             staged.discard()
         if result.outcome == "misnamed":
-            log.warning("recording_attachment_misnamed", attachment=name[:120])
+            log.warning("recording_attachment_misnamed", size=len(data))
         report.count(result.outcome)
 
     async def run(self) -> SyncReport:
@@ -225,7 +228,8 @@ class MailboxSync:
                 else:
                     fetched = _ok(await client.uid("fetch", str(uid), "(BODY.PEEK[])"), "FETCH")
                     raw = _literal(fetched)
-                    found_parts = attachments(raw) if raw else []
+                    # MIME parsing and base64 decoding of tens of megabytes: in a thread, not on the event loop.
+                    found_parts = await asyncio.to_thread(attachments, raw) if raw else []
                     if not found_parts:
                         log.warning("mailbox_message_without_attachment", uid=uid)
                         report.count("no_attachment")

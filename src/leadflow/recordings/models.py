@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadflow.platform.db import Base, TimestampMixin, UTCDateTime
@@ -20,6 +20,7 @@ class CallRecording(TimestampMixin, Base):
         CheckConstraint(f"source IN ({', '.join(repr(s) for s in SOURCES)})", name="source"),
         Index("ix_call_recordings_link_state_started_at", "link_state", "started_at"),
         Index("ix_call_recordings_started_at_id", "started_at", "id"),
+        UniqueConstraint("content_sha256", "original_name", name="uq_call_recordings_content"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,8 +33,9 @@ class CallRecording(TimestampMixin, Base):
     duration_s: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(20), nullable=False)
     original_name: Mapped[str] = mapped_column(String(255), nullable=False)
-    # The audio's SHA-256: the same recording read twice (or mailed twice) is one row.
-    content_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    # The same file (name and bytes) read twice, or mailed twice, is one row; two calls whose audio happens to be
+    # identical (short silences) have different names and stay two.
+    content_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     link_state: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
     link_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

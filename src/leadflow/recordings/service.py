@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,32 +51,42 @@ class Ingested:
     outcome: str  # stored, duplicate, misnamed, unsupported, too_large
 
 
-async def _link(session: AsyncSession, recording: CallRecording, windows: Windows, now: dt.datetime) -> bool:
-    """One linking attempt (the caller commits). True when linked."""
-    if recording.call_id is None and recording.caller is not None:
-        call = await telephony.find_call(session, recording.caller, recording.started_at, windows.link)
-        if call is not None:
-            recording.call_id = call.id
-            if recording.duration_s is None:
-                recording.duration_s = call.duration_s
-    request = None
+async def _link(session: AsyncSession, recording: CallRecording, windows: Windows, now: dt.datetime) -> str:
+    """One linking attempt (the caller commits): ``linked``, ``pending``, ``gave_up``, or ``moved`` when the row
+    was no longer pending (linked by hand meanwhile). The row is changed only if it is still pending, so an attempt
+    never undoes a manual link and two attempts never both write a history event."""
+    changes: dict[str, Any] = {"link_attempts": CallRecording.link_attempts + 1, "last_attempt_at": now}
     if recording.caller is not None:
+        if recording.call_id is None:
+            call = await telephony.find_call(session, recording.caller, recording.started_at, windows.link)
+            if call is not None:
+                changes["call_id"] = call.id
+                if recording.duration_s is None:
+                    changes["duration_s"] = call.duration_s
         campaign = await campaigns.active_by_line(session, recording.line) if recording.line else None
         request = await requests.find_for_recording(
             session, recording.caller, recording.started_at, windows.link, campaign.id if campaign else None
         )
-    recording.link_attempts += 1
-    recording.last_attempt_at = now
+    else:
+        request = None
     if request is not None:
-        recording.request_id = request.id
-        recording.city_id = request.city_id
-        recording.link_state = "linked"
-        await session.flush()
+        changes.update(request_id=request.id, city_id=request.city_id, link_state="linked")
+        state = "linked"
+    elif now - recording.created_at > windows.retry:
+        changes["link_state"] = state = "gave_up"
+    else:
+        state = "pending"
+    result = await session.execute(
+        update(CallRecording)
+        .where(CallRecording.id == recording.id, CallRecording.link_state == "pending")
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if (result.rowcount or 0) != 1:  # type: ignore[attr-defined]
+        return "moved"
+    if request is not None:
         requests.note_recording(session, request.id, recording.id, None)
-        return True
-    if now - recording.created_at > windows.retry:
-        recording.link_state = "gave_up"
-    return False
+    return state
 
 
 async def ingest(
@@ -93,7 +103,11 @@ async def ingest(
     parsed = names.parse(staged.original_name, zone)
     if parsed is None:
         return Ingested(None, "misnamed")
-    existing = await session.scalar(select(CallRecording).where(CallRecording.content_sha256 == staged.sha256))
+    existing = await session.scalar(
+        select(CallRecording).where(
+            CallRecording.content_sha256 == staged.sha256, CallRecording.original_name == staged.original_name
+        )
+    )
     if existing is not None:
         return Ingested(existing, "duplicate")
     campaign = await campaigns.active_by_line(session, parsed.line) if parsed.line else None
@@ -112,16 +126,21 @@ async def ingest(
         updated_at=now,
     )
     session.add(recording)
+    stored: StoredFile | None = None
     try:
         await session.flush()
-        await files.store(
+        stored, _ = await files.store(
             session, storage, staged, kind="recording", owner=files.Owner(recording_id=recording.id), uploaded_by=None
         )
         await _link(session, recording, windows, now)
         await session.commit()
-    except IntegrityError:  # the same audio stored by a concurrent run
+    except BaseException as exc:
         await session.rollback()
-        return Ingested(None, "duplicate")
+        if stored is not None:  # the content went to storage, its row did not: take it back
+            await files.discard_content(storage, stored.storage_key)
+        if isinstance(exc, IntegrityError):  # the same file stored by a concurrent run
+            return Ingested(None, "duplicate")
+        raise
     return Ingested(recording, "stored")
 
 
@@ -143,10 +162,9 @@ async def retry_pending(
     ).all()
     linked = gave_up = 0
     for recording in rows:
-        if await _link(session, recording, windows, now):
-            linked += 1
-        elif recording.link_state == "gave_up":
-            gave_up += 1
+        state = await _link(session, recording, windows, now)
+        linked += state == "linked"
+        gave_up += state == "gave_up"
     await session.commit()
     return {"retried": len(rows), "linked": linked, "gave_up": gave_up}
 
@@ -187,7 +205,7 @@ async def list_recordings(
         query = query.where(CallRecording.request_id == request_id)
     if city_id is not None:
         query = query.where(CallRecording.city_id == city_id)
-    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     rows = (
         await session.scalars(
             query.order_by(CallRecording.started_at.desc(), CallRecording.id.desc())

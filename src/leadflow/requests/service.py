@@ -26,7 +26,7 @@ from leadflow.cash import service as cash
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import DEFAULT_TIMEZONE, FIRST_TIME, REPEAT
 from leadflow.platform.concurrency import check_version, stale
-from leadflow.platform.db import unit_of_work, utcnow
+from leadflow.platform.db import serialize, unit_of_work, utcnow
 from leadflow.platform.money import to_money
 from leadflow.platform.periods import local_date, month_to_date, utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
@@ -193,7 +193,7 @@ async def list_requests(
 ) -> tuple[Sequence[Request], int]:
     """One page and the count of every matching row; filters and order in SQL, on the partial list indexes."""
     query = await _filtered(session, principal, filters, business_zone)
-    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     column = SORTS[sort.lstrip("-")]
     ordered = column.desc() if sort.startswith("-") else column.asc()
     if column in NULLABLE_SORTS:  # requests without a visit or callback time go last, in either direction
@@ -278,6 +278,8 @@ async def create_request(
     if errors:
         raise ValidationProblem("The request is not valid; see errors.", errors)
     if values["request_type_id"] is None:
+        # first_time or repeat is decided by the phone's history: intakes of one phone take turns.
+        await serialize(session, "client-phone", data.client_phone)
         values["request_type_id"] = await type_for_phone(session, data.client_phone)
     now = utcnow()
     request = Request(

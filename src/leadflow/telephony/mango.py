@@ -107,7 +107,7 @@ class MangoProvider:
             raise BadSignature("The signature does not match.")
         try:
             data = json.loads(payload)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise MalformedWebhook("json is not valid JSON.", [FieldError("json", "Not JSON.")]) from exc
         if not isinstance(data, dict):
             raise MalformedWebhook("json must be an object.", [FieldError("json", "Not an object.")])

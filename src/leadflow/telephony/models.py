@@ -22,6 +22,7 @@ class Call(TimestampMixin, Base):
         Index("ix_calls_started_at_id", "started_at", "id"),
         Index("ix_calls_outcome_started_at", "outcome", "started_at"),
         Index("ix_calls_caller_started_at", "caller", "started_at"),
+        Index("ix_calls_city_id_started_at", "city_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,7 +32,7 @@ class Call(TimestampMixin, Base):
     caller: Mapped[str | None] = mapped_column(String(20))
     line: Mapped[str | None] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(10), nullable=False)
-    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id", ondelete="RESTRICT"), index=True)
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("cities.id", ondelete="RESTRICT"))
     campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("advertising_campaigns.id", ondelete="RESTRICT"), index=True
     )

@@ -51,7 +51,7 @@ class MalformedWebhook(ValidationProblem):
 
 
 class TelephonyNotConfigured(Problem):
-    status = 503
+    status = 404
     type = "telephony-not-configured"
 
 

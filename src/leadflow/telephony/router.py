@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
 from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.catalog import service as catalog
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import PROBLEM_RESPONSES, NotFound, Problem
@@ -28,7 +29,6 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
 CallReader = Annotated[Principal, Depends(require_roles(*service.READERS))]
 FORM = "application/x-www-form-urlencoded"
-EVENT_PATH = r"[a-z][a-z0-9_]*(/[a-z][a-z0-9_]*){0,3}"
 
 
 class UnsupportedMediaType(Problem):
@@ -42,7 +42,8 @@ def _provider(request: Request, name: str) -> Provider:
         raise NotFound(f"No telephony provider {name!r}.")
     provider = providers.get(name)
     if provider is None:
-        raise TelephonyNotConfigured(f"The {name} integration is not configured (API key and salt).")
+        # Not a 5xx: nothing is wrong with the service, this deployment just does not take these calls.
+        raise TelephonyNotConfigured(f"The {name} integration is not configured here (API key and salt).")
     return provider
 
 
@@ -96,15 +97,23 @@ async def list_calls(
     city_id: IdQuery = None,
     campaign_id: IdQuery = None,
     request_id: IdQuery = None,
-    date_from: Annotated[dt.date | None, Query(description="Calls started on or after this date.")] = None,
-    date_to: Annotated[dt.date | None, Query(description="Calls started on or before this date.")] = None,
+    date_from: Annotated[
+        dt.date | None,
+        Query(
+            description="Calls started on or after this date (the city's zone with city_id, else the business zone)."
+        ),
+    ] = None,
+    date_to: Annotated[dt.date | None, Query(description="Calls started on or before this date, inclusive.")] = None,
 ) -> dict[str, Any]:
     runtime = await runtime_settings(session, request.app.state.settings)
+    zone = (
+        await catalog.city_zone(session, city_id, runtime.business_timezone) if city_id else runtime.business_timezone
+    )
     rows, total = await service.list_calls(
         session,
         principal,
         paging,
-        zone=runtime.business_timezone,
+        zone=zone,
         outcome=outcome,
         city_id=city_id,
         campaign_id=campaign_id,

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal, scoped_to_cities
 from leadflow.campaigns import service as campaigns
-from leadflow.platform.db import utcnow
+from leadflow.platform.db import serialize, utcnow
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 from leadflow.requests import service as requests
@@ -78,6 +78,8 @@ async def _route(session: AsyncSession, call_id: int, event: CallEvent, dedupe_w
         await session.execute(update(Call).where(Call.id == call_id).values(outcome="unmatched_line"))
         return "unmatched_line"
     assert event.entry_id is not None
+    # Two calls of one client at once (different entries) must not both create a lead: they take turns from here.
+    await serialize(session, "client-phone", event.caller)
     request = await requests.open_request_for_caller(session, event.caller, campaign.city_id, utcnow() - dedupe_window)
     if request is not None:
         requests.note_call(session, request, entry_id=event.entry_id, caller=event.caller, line=event.line)
@@ -164,7 +166,7 @@ async def list_calls(
         query = query.where(Call.started_at >= start)
     if end is not None:
         query = query.where(Call.started_at < end)
-    total = await session.scalar(query.with_only_columns(func.count()).order_by(None))
+    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     rows = await session.scalars(
         query.order_by(Call.started_at.desc(), Call.id.desc()).offset(page.offset).limit(page.per_page)
     )
