@@ -55,6 +55,7 @@ async def test_a_slot_runs_once_however_many_schedulers_tick(h: Harness) -> None
     assert await one.tick(now) == ["test.count"]
     assert await two.tick(now + dt.timedelta(seconds=20)) == []  # same minute: already claimed
     assert await one.tick(now + dt.timedelta(seconds=30)) == []
+    await settle(h.database, "test.count", 1)  # (a slot that comes while a run is going is skipped: no overlap)
     assert await two.tick(now + dt.timedelta(seconds=60)) == ["test.count"]  # the next slot
     found = await settle(h.database, "test.count", 2)
     assert [r.status for r in found] == ["ok", "ok"]
@@ -154,3 +155,29 @@ async def test_two_worker_processes_run_each_slot_once(h: Harness, database_url:
     finished = [r for r in found if r.status == "ok"]
     assert len(finished) >= len(found) - 1  # the last one may have been cut by the stop
     assert len({r.holder for r in found}) <= 2
+
+
+async def test_runs_of_one_job_never_overlap(h: Harness) -> None:
+    release = asyncio.Event()
+    started: list[int] = []
+
+    async def slow() -> None:
+        started.append(1)
+        await asyncio.wait_for(release.wait(), 10)
+
+    jobs = Jobs(in_process(h.settings), h.database)
+    jobs.add("test.slow", slow)
+    first = asyncio.create_task(jobs.run_now("test.slow"))
+    for _ in range(500):
+        if started:
+            break
+        await asyncio.sleep(0.01)
+    second = await jobs.run_now("test.slow")  # the CLI or the "sync now" button while a scheduled run goes on
+    assert second.status == "skipped"
+    release.set()
+    assert (await first).status == "ok"
+    third = await jobs.run_now("test.slow")  # the lease was given back
+    assert third.status == "ok"
+    assert [r.status for r in await runs(h.database, "test.slow")] == ["ok", "skipped", "ok"]
+    assert len(started) == 2
+    await jobs.shutdown()

@@ -271,3 +271,27 @@ async def test_list_scope_and_manual_link(rec: Harness, imap: ImapServer) -> Non
     problem(await (await rec.signed_in("master")).get(file_url), 404)
     events = (await admin.get(f"/api/v1/requests/{request_id}/events")).json()["items"]
     assert events[-1]["kind"] == "recording" and events[-1]["actor_id"] is not None
+
+
+async def test_a_link_attempt_never_undoes_a_manual_link(rec: Harness, imap: ImapServer) -> None:
+    admin, city_id, campaign_id = await setup(rec)
+    imap.append(recording_email([(name_at(now_minus(2), "79031112250"), mp3_bytes(frames=50))]))
+    await sync_of(rec).run()
+    [recording] = await recordings(rec)
+    target = await new_request(admin, city_id, "79031112251", campaign_id)
+    async with rec.database.session() as session:  # the job has read the pending row ...
+        stale = await session.get(CallRecording, recording.id)
+        assert stale is not None and stale.link_state == "pending"
+        linked = await admin.post(f"/api/v1/call-recordings/{recording.id}/link", json={"request_id": target})
+        assert linked.status_code == 200  # ... an operator links it by hand meanwhile ...
+        await session.execute(update(CallRecording).values(created_at=now_minus(60 * 24 * 30)))
+        await session.commit()
+        from leadflow.recordings import service
+
+        windows = service.Windows(link=dt.timedelta(minutes=30), retry=dt.timedelta(days=7))
+        assert await service._link(session, stale, windows, now_minus(0)) == "moved"  # ... and its attempt yields
+        await session.commit()
+    [after] = await recordings(rec)
+    assert (after.link_state, after.request_id) == ("linked", target)
+    listed = (await admin.get("/api/v1/call-recordings", params={"per_page": 1})).json()
+    assert listed["total"] == 1

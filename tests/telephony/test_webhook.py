@@ -350,3 +350,22 @@ async def test_calls_list_scope_and_roles(tel: Harness) -> None:
         problem(await (await tel.signed_in(role)).get("/api/v1/calls"), 403)
     problem(await tel.client.get("/api/v1/calls"), 401)
     problem(await admin.get("/api/v1/calls", params={"outcome": "bogus"}), 422)
+
+
+async def test_concurrent_calls_of_one_client_make_one_request(tel: Harness) -> None:
+    admin, _, _ = await setup_line(tel)
+    clients = [tel.new_client(ip=f"10.0.1.{i}") for i in range(8)]
+    answers = await asyncio.gather(
+        *(post_payload(c, "call", _call(f"entry-same-{i}", "79035550077")) for i, c in enumerate(clients))
+    )
+    for client in clients:
+        await client.aclose()
+    outcomes = sorted(a.json()["outcome"] for a in answers)
+    assert outcomes == ["attached"] * 7 + ["created_request"]
+    assert len(await requests_of(admin, "79035550077")) == 1
+    listed = await admin.get("/api/v1/calls", params={"per_page": 3})
+    assert listed.json()["total"] == 8 and len(listed.json()["items"]) == 3
+
+
+async def test_absurdly_deep_json_is_malformed_not_a_crash(tel: Harness) -> None:
+    problem(await post_payload(tel.client, "call", "[" * 5000 + "]" * 5000), 422, "malformed-webhook")
