@@ -179,7 +179,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             await session.commit()
 
-    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit, on_refused=body_refused)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=body_limit,
+        on_refused=body_refused,
+        # An upload refused here is the same answer as one refused by its route: file-too-large.
+        type_for=lambda path: "file-too-large" if path.endswith("/files") else None,
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

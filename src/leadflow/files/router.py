@@ -45,8 +45,12 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
 FileId = Annotated[str, Path(max_length=64, description="The file's UUID.")]
 REQUEST_UPLOADERS = frozenset({Role.admin, Role.director, Role.master})
+# Shown on its own, a file can do nothing: no scripts, no frames, no forms. PDFs are not sandboxed, because browsers'
+# built-in PDF viewers refuse to run in a sandboxed document; the viewer runs no document scripts of its own accord.
 FILE_CSP = "default-src 'none'; media-src 'self'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
-RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
+PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
+RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+HUGE = 10**18  # any position with more digits than this is past the end of any file we store
 CHUNK = 1024 * 1024
 
 
@@ -250,11 +254,15 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     match = RANGE.match(header.strip())
     if match is None or (not match[1] and not match[2]):
         return None  # several ranges or another unit: RFC 9110 lets us send the whole file
+
+    def position(digits: str) -> int:
+        return int(digits) if len(digits) <= 18 else HUGE  # no int() of thousands of digits
+
     if match[1]:
-        first = int(match[1])
-        last = min(int(match[2]), size - 1) if match[2] else size - 1
+        first = position(match[1])
+        last = min(position(match[2]), size - 1) if match[2] else size - 1
     else:
-        first, last = max(0, size - int(match[2])), size - 1
+        first, last = max(0, size - position(match[2])), size - 1
     if first >= size or first > last:
         raise RangeNotSatisfiable(
             f"The file has {size} bytes; the range asked for is outside it.",
@@ -288,7 +296,11 @@ async def download(
     async def work() -> tuple[StoredFile, tuple[int, int] | None]:
         row = await _readable(session, principal, file_id)
         chosen = _byte_range(request.headers.get("range"), row.size)
-        if not await storage.exists(row.storage_key):
+        try:
+            present = await storage.exists(row.storage_key)
+        except StorageError as exc:
+            raise StorageUnavailable("The file store cannot be reached; try again shortly.") from exc
+        if not present:
             log.error("file_content_missing", file_id=row.id)
             raise StorageUnavailable("The file's content cannot be read now; try again shortly.")
         return row, chosen
@@ -303,7 +315,7 @@ async def download(
         "Content-Length": str(last - first + 1),
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": FILE_CSP,
+        "Content-Security-Policy": PDF_CSP if row.content_type == "application/pdf" else FILE_CSP,
         "ETag": f'"{row.sha256}"',
     }
     if chosen is not None:

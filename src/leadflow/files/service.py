@@ -239,16 +239,17 @@ class Actor:
 
 
 async def refuse(session: AsyncSession, actor: Actor, file_id: str | None, attempted: str, status: int) -> None:
-    """Throw away whatever the refused call did, and keep its log line: a rejected upload (413/415/422) is
-    ``upload`` / ``rejected:<status>``; a refusal to act (401/403/404) is ``denied`` / ``<attempted>:<status>``."""
+    """Throw away whatever the refused call did, and keep its log line: a refusal to act (401, 403, 404) is
+    ``denied`` / ``<attempted>:<status>``; anything else (an upload rejected 413/415/422, a range 416, the store away
+    503) keeps the attempted action with ``rejected:<status>`` or ``failed:<status>``."""
     await session.rollback()
-    rejected = attempted == "upload" and status in (413, 415, 422)
+    denied = status in (401, 403, 404)
     log_access(
         session,
         file_id=file_id,
         user_id=actor.user_id,
-        action="upload" if rejected else "denied",
-        result=f"rejected:{status}" if rejected else f"{attempted}:{status}",
+        action="denied" if denied else attempted,
+        result=f"{attempted}:{status}" if denied else f"{'failed' if status >= 500 else 'rejected'}:{status}",
         ip=actor.ip,
         user_agent=actor.user_agent,
     )

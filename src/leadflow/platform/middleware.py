@@ -146,10 +146,12 @@ class BodyLimitMiddleware:
         app: ASGIApp,
         limit_for: Callable[[str], int],
         on_refused: Callable[[Scope], Awaitable[None]] | None = None,
+        type_for: Callable[[str], str | None] | None = None,
     ) -> None:
         self.app = app
         self.limit_for = limit_for
         self.on_refused = on_refused
+        self.type_for = type_for
 
     async def _refused(self, scope: Scope) -> None:
         """Tell the app (it may keep a record, e.g. the file access log); never let that fail the answer."""
@@ -165,7 +167,8 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.limit_for(scope["path"])
-        too_large = Problem(BodyTooLarge(limit).detail, status=413)
+        kind = self.type_for(scope["path"]) if self.type_for else None
+        too_large = Problem(BodyTooLarge(limit).detail, status=413, type=kind)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             try:
