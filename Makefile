@@ -8,6 +8,8 @@ LEADFLOW_HOST ?= 127.0.0.1
 LEADFLOW_PORT ?= 8000
 # One test process per core; each has its own database (see tests/conftest.py).
 PYTEST_ARGS ?= -n auto
+# Coverage (line and branch) is reported by default; `make test COV=` runs without it (about 40 % faster).
+COV ?= --cov --cov-report=term
 
 .PHONY: run test lint format bootstrap openapi clean
 
@@ -26,7 +28,7 @@ run: bootstrap
 	LEADFLOW_HOST=$(LEADFLOW_HOST) LEADFLOW_PORT=$(LEADFLOW_PORT) $(UV) run leadflow serve
 
 test: bootstrap
-	$(UV) run pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(UV) run pytest $(COV) $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(UV) run ruff check src tests
