@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import AuditLog
 from leadflow.accounts.policies import ClientInfo
+from leadflow.platform.db import paginate, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 
@@ -64,13 +65,5 @@ async def list_entries(
         query = query.where(AuditLog.result == result)
     if login is not None:
         query = query.where(AuditLog.login == login.lower())
-    start, end = utc_bounds(date_from, date_to, zone)
-    if start is not None:
-        query = query.where(AuditLog.at >= start)
-    if end is not None:
-        query = query.where(AuditLog.at < end)
-    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
-    rows = await session.scalars(
-        query.order_by(AuditLog.at.desc(), AuditLog.id.desc()).offset(page.offset).limit(page.per_page)
-    )
-    return rows.all(), int(total or 0)
+    query = within(query, AuditLog.at, *utc_bounds(date_from, date_to, zone))
+    return await paginate(session, query, page, AuditLog.at.desc(), AuditLog.id.desc())

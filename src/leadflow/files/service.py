@@ -20,11 +20,11 @@ from pathlib import Path
 
 import filetype
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.files.models import FileAccess, StoredFile
-from leadflow.platform.db import utcnow
+from leadflow.platform.db import paginate, utcnow, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.problems import Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
@@ -356,13 +356,5 @@ async def access_log(
         query = query.where(FileAccess.user_id == user_id)
     if action is not None:
         query = query.where(FileAccess.action == action)
-    start, end = utc_bounds(date_from, date_to, zone)
-    if start is not None:
-        query = query.where(FileAccess.at >= start)
-    if end is not None:
-        query = query.where(FileAccess.at < end)
-    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
-    rows = await session.scalars(
-        query.order_by(FileAccess.at.desc(), FileAccess.id.desc()).offset(page.offset).limit(page.per_page)
-    )
-    return rows.all(), int(total or 0)
+    query = within(query, FileAccess.at, *utc_bounds(date_from, date_to, zone))
+    return await paginate(session, query, page, FileAccess.at.desc(), FileAccess.id.desc())

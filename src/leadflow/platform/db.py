@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from fastapi import Request
-from sqlalchemy import DateTime, MetaData, Numeric, event, make_url, text
+from sqlalchemy import DateTime, MetaData, Numeric, Select, event, func, make_url, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -33,6 +33,8 @@ from leadflow.platform.concurrency import stale
 from leadflow.platform.money import to_money
 from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -175,6 +177,22 @@ async def unit_of_work(session: AsyncSession, conflict: Callable[[], Problem]) -
     except IntegrityError as exc:
         await session.rollback()
         raise conflict() from exc
+
+
+def within(query: Select[T], column: Any, start: dt.datetime | None, end: dt.datetime | None) -> Select[T]:
+    """``query`` limited to ``start <= column < end`` (either bound may be open)."""
+    if start is not None:
+        query = query.where(column >= start)
+    if end is not None:
+        query = query.where(column < end)
+    return query
+
+
+async def paginate(session: AsyncSession, query: Select[T], page: Any, *order: Any) -> tuple[Sequence[T], int]:
+    """One page of ``query`` in ``order``, and the number of all its rows (one count, one page query)."""
+    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
+    rows = await session.scalars(query.order_by(*order).offset(page.offset).limit(page.per_page))
+    return rows.all(), int(total or 0)
 
 
 async def serialize(session: AsyncSession, namespace: str, key: str) -> None:

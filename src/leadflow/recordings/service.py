@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from leadflow.accounts.policies import Principal, scoped_to_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.files import service as files
 from leadflow.files.models import StoredFile
-from leadflow.platform.db import utcnow
+from leadflow.platform.db import paginate, utcnow
 from leadflow.platform.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
 from leadflow.platform.storage import Storage
@@ -205,15 +205,8 @@ async def list_recordings(
         query = query.where(CallRecording.request_id == request_id)
     if city_id is not None:
         query = query.where(CallRecording.city_id == city_id)
-    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
-    rows = (
-        await session.scalars(
-            query.order_by(CallRecording.started_at.desc(), CallRecording.id.desc())
-            .offset(page.offset)
-            .limit(page.per_page)
-        )
-    ).all()
-    return rows, await files.files_of_recordings(session, [r.id for r in rows]), int(total or 0)
+    rows, total = await paginate(session, query, page, CallRecording.started_at.desc(), CallRecording.id.desc())
+    return rows, await files.files_of_recordings(session, [r.id for r in rows]), total
 
 
 async def recordings_of_request(

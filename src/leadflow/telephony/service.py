@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal, scoped_to_cities
 from leadflow.campaigns import service as campaigns
-from leadflow.platform.db import serialize, utcnow
+from leadflow.platform.db import paginate, serialize, utcnow, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 from leadflow.requests import service as requests
@@ -161,16 +161,8 @@ async def list_calls(
         query = query.where(Call.campaign_id == campaign_id)
     if request_id is not None:
         query = query.where(Call.request_id == request_id)
-    start, end = utc_bounds(date_from, date_to, zone)
-    if start is not None:
-        query = query.where(Call.started_at >= start)
-    if end is not None:
-        query = query.where(Call.started_at < end)
-    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
-    rows = await session.scalars(
-        query.order_by(Call.started_at.desc(), Call.id.desc()).offset(page.offset).limit(page.per_page)
-    )
-    return rows.all(), int(total or 0)
+    query = within(query, Call.started_at, *utc_bounds(date_from, date_to, zone))
+    return await paginate(session, query, page, Call.started_at.desc(), Call.id.desc())
 
 
 async def calls_of_request(session: AsyncSession, request_id: int) -> Sequence[Call]:
