@@ -168,16 +168,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         headers = Headers(scope=scope)
         agent = headers.get("user-agent")
         async with database.session() as session:
-            files_service.log_access(
-                session,
-                file_id=None,
-                user_id=user_id,
-                action="upload",
-                result="rejected:413",
-                ip=scope.get("state", {}).get("client_ip"),
-                user_agent=agent[:300] if agent else None,
+            actor = files_service.Actor(
+                user_id=user_id, ip=scope.get("state", {}).get("client_ip"), user_agent=agent[:300] if agent else None
             )
-            await session.commit()
+            await files_service.refuse(session, actor, None, "upload", 413)
 
     app.add_middleware(
         BodyLimitMiddleware,

@@ -12,12 +12,10 @@ import math
 import structlog
 from redis.asyncio import Redis
 from sqlalchemy import case, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import LoginThrottle
-from leadflow.platform.db import Database, utcnow
+from leadflow.platform.db import Database, dialect_insert, utcnow
 from leadflow.platform.problems import RateLimited
 from leadflow.platform.settings import Settings
 
@@ -135,7 +133,7 @@ class LoginGuard:
     async def _db_begin(self, key: str) -> int:
         now = utcnow()
         window_start = now - dt.timedelta(seconds=self.window)
-        insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
+        insert = dialect_insert(self.database.dialect)
         table = LoginThrottle.__table__.c
         expired = table.window_started_at < window_start
         locked = table.locked_until > now

@@ -82,6 +82,14 @@ def scoped_to_cities(query: Select[T], city_column: Any, principal: Principal) -
     return query if cities is None else query.where(city_column.in_(cities))
 
 
+def scoped_to_known_cities(query: Select[T], city_column: Any, principal: Principal) -> Select[T]:
+    """Like :func:`scoped_to_cities` for rows whose city may be unknown (a call to a line no campaign uses, a
+    recording not linked yet): those are the admin's to sort out; everyone else sees rows of their cities only."""
+    if principal.role is Role.admin:
+        return query
+    return scoped_to_cities(query.where(city_column.is_not(None)), city_column, principal)
+
+
 def client_info(request: Request) -> ClientInfo:
     ua = request.headers.get("user-agent")
     return ClientInfo(ip=getattr(request.state, "client_ip", None), user_agent=ua[:300] if ua else None)

@@ -23,7 +23,7 @@ from leadflow.accounts.policies import (
     require_roles,
 )
 from leadflow.accounts.service import UserService, passport_visible
-from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.administration.dependencies import Runtime
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import (
@@ -403,7 +403,7 @@ async def audit_log(
     _: AdminOnly,
     session: Annotated[AsyncSession, Depends(get_session)],
     paging: Paging,
-    request: Request,
+    runtime: Runtime,
     action: Annotated[str | None, Query(max_length=50)] = None,
     actor_id: IdQuery = None,
     result: Annotated[str | None, Query(max_length=20)] = None,
@@ -411,7 +411,6 @@ async def audit_log(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> dict[str, Any]:
-    runtime = await runtime_settings(session, request.app.state.settings)
     rows, total = await audit.list_entries(
         session,
         paging,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
-from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.administration.dependencies import Runtime
 from leadflow.cash import service
 from leadflow.cash.schemas import Balance, Kind, TransactionCreate, TransactionOut, TransactionPage, TransactionUpdate
 from leadflow.files import service as files
@@ -119,12 +119,12 @@ async def delete_transaction(
 async def cash_balance(
     principal: Cashier,
     session: Session,
-    request: Request,
+    runtime: Runtime,
     city_id: IdQuery = None,
     date_from: Annotated[dt.date | None, Query(description="Default: the first day of date_to's month.")] = None,
     date_to: Annotated[dt.date | None, Query(description="Default: today in the business time zone.")] = None,
 ) -> dict[str, Any]:
-    zone = (await runtime_settings(session, request.app.state.settings)).business_timezone
+    zone = runtime.business_timezone
     return await service.balance(
         session, principal, city_id=city_id, date_from=date_from, date_to=date_to, business_zone=zone
     )

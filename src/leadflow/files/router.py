@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import AdminOnly, Principal, client_info, current_principal
-from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.administration.dependencies import Runtime
 from leadflow.cash import service as cash
 from leadflow.files import service
 from leadflow.files.models import StoredFile
@@ -161,6 +161,29 @@ async def _upload(
         staged.discard()
 
 
+async def _accept(
+    request: Request,
+    session: AsyncSession,
+    response: Response,
+    owner: service.Owner,
+    kinds: tuple[str, ...],
+    may_upload: Callable[[Principal], Awaitable[None]],
+) -> FileOut:
+    """Sign-in, the owner's rule, the upload; 201 for a new file, 200 for bytes already there; every refusal logged."""
+    access = Access(request, session)
+    principal = await access.principal(None, "upload")
+
+    async def work() -> FileOut:
+        await may_upload(principal)
+        row, created = await _upload(request, session, access, owner, kinds)
+        if not created:
+            response.status_code = 200
+        return FileOut.model_validate(row)
+
+    result: FileOut = await access.guarded(None, "upload", work)
+    return result
+
+
 @router.post(
     "/requests/{request_id}/files",
     response_model=FileOut,
@@ -173,22 +196,14 @@ async def _upload(
     openapi_extra=_multipart_doc(["bso", "expense_receipt"]),
 )
 async def upload_request_file(request_id: IdPath, request: Request, session: Session, response: Response) -> FileOut:
-    access = Access(request, session)
-    principal = await access.principal(None, "upload")
-
-    async def work() -> FileOut:
+    async def may_upload(principal: Principal) -> None:
         if principal.role not in REQUEST_UPLOADERS:
             raise Forbidden("Files of a request are uploaded by its master, directors and admins.")
         await requests.get_request(session, principal, request_id)
-        row, created = await _upload(
-            request, session, access, service.Owner(request_id=request_id), ("bso", "expense_receipt")
-        )
-        if not created:
-            response.status_code = 200
-        return FileOut.model_validate(row)
 
-    result: FileOut = await access.guarded(None, "upload", work)
-    return result
+    return await _accept(
+        request, session, response, service.Owner(request_id=request_id), ("bso", "expense_receipt"), may_upload
+    )
 
 
 @router.post(
@@ -202,20 +217,12 @@ async def upload_request_file(request_id: IdPath, request: Request, session: Ses
 async def upload_transaction_file(
     transaction_id: IdPath, request: Request, session: Session, response: Response
 ) -> FileOut:
-    access = Access(request, session)
-    principal = await access.principal(None, "upload")
-
-    async def work() -> FileOut:
+    async def may_upload(principal: Principal) -> None:
         await cash.get_transaction(session, principal, transaction_id)
-        row, created = await _upload(
-            request, session, access, service.Owner(transaction_id=transaction_id), ("transaction_receipt",)
-        )
-        if not created:
-            response.status_code = 200
-        return FileOut.model_validate(row)
 
-    result: FileOut = await access.guarded(None, "upload", work)
-    return result
+    return await _accept(
+        request, session, response, service.Owner(transaction_id=transaction_id), ("transaction_receipt",), may_upload
+    )
 
 
 async def _may_read(session: AsyncSession, principal: Principal, row: StoredFile) -> bool:
@@ -357,14 +364,13 @@ async def file_access_log(
     principal: AdminOnly,
     session: Session,
     paging: Paging,
-    request: Request,
+    runtime: Runtime,
     file_id: Annotated[str | None, Query(max_length=64)] = None,
     user_id: IdQuery = None,
     action: Action | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> dict[str, Any]:
-    runtime = await runtime_settings(session, request.app.state.settings)
     rows, total = await service.access_log(
         session,
         paging,

@@ -244,15 +244,8 @@ async def refuse(session: AsyncSession, actor: Actor, file_id: str | None, attem
     503) keeps the attempted action with ``rejected:<status>`` or ``failed:<status>``."""
     await session.rollback()
     denied = status in (401, 403, 404)
-    log_access(
-        session,
-        file_id=file_id,
-        user_id=actor.user_id,
-        action="denied" if denied else attempted,
-        result=f"{attempted}:{status}" if denied else f"{'failed' if status >= 500 else 'rejected'}:{status}",
-        ip=actor.ip,
-        user_agent=actor.user_agent,
-    )
+    result = f"{attempted}:{status}" if denied else f"{'failed' if status >= 500 else 'rejected'}:{status}"
+    _log(session, actor, file_id, "denied" if denied else attempted, result)
     await session.commit()
     log.warning("file_access_refused", attempted=attempted, status=status, user_id=actor.user_id)
 
@@ -304,36 +297,15 @@ async def remove(
     await discard_content(storage, row.storage_key)
 
 
-def _log(session: AsyncSession, actor: Actor, file_id: str, action: str, result: str) -> None:
-    log_access(
-        session,
-        file_id=file_id,
-        user_id=actor.user_id,
-        action=action,
-        result=result,
-        ip=actor.ip,
-        user_agent=actor.user_agent,
-    )
-
-
-def log_access(
-    session: AsyncSession,
-    *,
-    file_id: str | None,
-    user_id: int | None,
-    action: str,
-    result: str,
-    ip: str | None,
-    user_agent: str | None,
-) -> None:
+def _log(session: AsyncSession, actor: Actor, file_id: str | None, action: str, result: str) -> None:
     session.add(
         FileAccess(
             file_id=file_id[:64] if file_id else None,
-            user_id=user_id,
+            user_id=actor.user_id,
             action=action,
             result=result[:50],
-            ip=ip,
-            user_agent=user_agent,
+            ip=actor.ip,
+            user_agent=actor.user_agent,
         )
     )
 

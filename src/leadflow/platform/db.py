@@ -16,6 +16,8 @@ from typing import Any, ClassVar, TypeVar
 
 from fastapi import Request
 from sqlalchemy import DateTime, MetaData, Numeric, Select, event, func, make_url, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -177,6 +179,12 @@ async def unit_of_work(session: AsyncSession, conflict: Callable[[], Problem]) -
     except IntegrityError as exc:
         await session.rollback()
         raise conflict() from exc
+
+
+def dialect_insert(dialect: str) -> Any:
+    """The ``insert`` of this dialect (``Database.dialect``), with ``on_conflict_do_nothing`` /
+    ``on_conflict_do_update`` (PostgreSQL and SQLite spell them the same)."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def within(query: Select[T], column: Any, start: dt.datetime | None, end: dt.datetime | None) -> Select[T]:

@@ -32,14 +32,12 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Histogram
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, delete, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.receiver import Receiver
 from taskiq_redis import RedisStreamBroker
 
-from leadflow.platform.db import Base, Database, UTCDateTime, utcnow
+from leadflow.platform.db import Base, Database, UTCDateTime, dialect_insert, utcnow
 from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
 
@@ -173,7 +171,7 @@ class Jobs:
             "requested_by_id": requested_by,
         }
         async with self.database.session() as session:
-            insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
+            insert = dialect_insert(self.database.dialect)
             statement = insert(JobRun).values(**values).on_conflict_do_nothing().returning(JobRun.id)
             run_id = (await session.execute(statement)).scalar_one_or_none()
             await session.commit()
@@ -214,7 +212,7 @@ class Jobs:
         now = utcnow()
         expires = now + dt.timedelta(seconds=LEASE_S)
         async with self.database.session() as session:
-            insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
+            insert = dialect_insert(self.database.dialect)
             statement = insert(JobLease).values(job=job, holder=holder, expires_at=expires)
             inserted = (await session.execute(statement.on_conflict_do_nothing().returning(JobLease.job))).first()
             taken = inserted is not None

@@ -23,13 +23,11 @@ from pathlib import Path
 import aioimaplib
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import update
 
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.files import service as files
-from leadflow.platform.db import Database, utcnow
+from leadflow.platform.db import Database, dialect_insert, utcnow
 from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
 from leadflow.platform.storage import Storage
@@ -132,7 +130,7 @@ class MailboxSync:
             state = await session.get(MailboxState, self.key)
             if state is not None and state.uidvalidity == uidvalidity:
                 return state.last_uid, False
-            insert = pg_insert if self.database.dialect == "postgresql" else sqlite_insert
+            insert = dialect_insert(self.database.dialect)
             values = {"mailbox": self.key, "uidvalidity": uidvalidity, "last_uid": 0, "updated_at": utcnow()}
             statement = insert(MailboxState).values(**values)
             statement = statement.on_conflict_do_update(index_elements=["mailbox"], set_=values)
@@ -243,8 +241,3 @@ class MailboxSync:
                 await client.logout()
             except Exception:  # a server that went away mid-run has nothing to log out of
                 log.debug("mailbox_logout_failed")
-
-    async def last_position(self) -> tuple[int, int] | None:
-        async with self.database.session() as session:
-            state = await session.scalar(select(MailboxState).where(MailboxState.mailbox == self.key))
-        return (state.uidvalidity, state.last_uid) if state else None

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role
-from leadflow.accounts.policies import Principal, scoped_to_cities
+from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.files import service as files
 from leadflow.files.models import StoredFile
@@ -173,11 +173,7 @@ async def retry_pending(
 def _visible(principal: Principal) -> Any:
     if principal.role not in READERS:
         raise Forbidden("Call recordings are for admins, directors and operators.")
-    query = select(CallRecording)
-    if principal.role is Role.admin:
-        return query
-    # A recording of no known city (no campaign, no request yet) is the admin's to sort out.
-    return scoped_to_cities(query.where(CallRecording.city_id.is_not(None)), CallRecording.city_id, principal)
+    return scoped_to_known_cities(select(CallRecording), CallRecording.city_id, principal)
 
 
 async def may_read(session: AsyncSession, principal: Principal, recording_id: int) -> bool:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import AdminOnly, Principal, SignedIn, require_roles
-from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.administration.dependencies import Runtime
 from leadflow.files import service as files
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
@@ -61,11 +60,6 @@ async def request_out(session: AsyncSession, principal: Principal, row: RequestR
     )
 
 
-async def _settings(session: AsyncSession, request: Request) -> tuple[str, Decimal]:
-    runtime = await runtime_settings(session, request.app.state.settings)
-    return runtime.business_timezone, runtime.company_share
-
-
 @router.get(
     "/requests", response_model=Page[RequestListItem], summary="List requests (every filter applied on the server)"
 )
@@ -73,7 +67,7 @@ async def list_requests(
     principal: SignedIn,
     session: Session,
     paging: Paging,
-    request: Request,
+    runtime: Runtime,
     queue: Annotated[
         Literal["intake", "work"] | None, Query(description="intake or work (refused requests are in both).")
     ] = None,
@@ -89,7 +83,7 @@ async def list_requests(
     date_field: Literal["created_at", "visit_at"] = "created_at",
     sort: Sort = Query("-created_at", description="Newest first by default; the id breaks ties."),
 ) -> dict[str, Any]:
-    zone, _ = await _settings(session, request)
+    zone = runtime.business_timezone
     filters = service.Filters(
         queue=Queue(queue) if queue else None,
         statuses=tuple(status or ()),
@@ -150,11 +144,11 @@ async def update_request(
     body: RequestUpdate,
     principal: RequestWriter,
     session: Session,
-    request: Request,
+    runtime: Runtime,
     response: Response,
     if_match: IfMatch = None,
 ) -> Any:
-    _, share = await _settings(session, request)
+    share = runtime.company_share
     row = await service.update_request(session, principal, request_id, body, if_match, default_share=share)
     return await request_out(session, principal, row, response)
 
@@ -172,11 +166,11 @@ async def transition(
     body: TransitionIn,
     principal: RequestWriter,
     session: Session,
-    request: Request,
+    runtime: Runtime,
     response: Response,
     if_match: IfMatch = None,
 ) -> Any:
-    _, share = await _settings(session, request)
+    share = runtime.company_share
     row = await service.transition(session, principal, request_id, body, if_match, default_share=share)
     return await request_out(session, principal, row, response)
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
-from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.administration.dependencies import Runtime
 from leadflow.catalog import service as catalog
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import get_session
@@ -73,7 +73,7 @@ def _form(content_type: str, body: bytes) -> dict[str, str]:
         "that is not the documented form is 4xx and changes nothing."
     ),
 )
-async def webhook(provider: str, event: str, request: Request, session: Session) -> WebhookAnswer:
+async def webhook(provider: str, event: str, request: Request, session: Session, runtime: Runtime) -> WebhookAnswer:
     try:
         chosen = _provider(request, provider)
         event_name = event.strip("/").lower()
@@ -82,7 +82,6 @@ async def webhook(provider: str, event: str, request: Request, session: Session)
     except Problem as problem:
         log.warning("telephony_rejected", provider=provider, telephony_event=event[:40], problem=problem.type)
         raise
-    runtime = await runtime_settings(session, request.app.state.settings)
     outcome = await service.record(session, parsed, dt.timedelta(minutes=runtime.dedupe_window_minutes))
     return WebhookAnswer(status="ignored" if outcome is None else "accepted", outcome=outcome)
 
@@ -92,7 +91,7 @@ async def list_calls(
     principal: CallReader,
     session: Session,
     paging: Paging,
-    request: Request,
+    runtime: Runtime,
     outcome: Outcome | None = None,
     city_id: IdQuery = None,
     campaign_id: IdQuery = None,
@@ -105,7 +104,6 @@ async def list_calls(
     ] = None,
     date_to: Annotated[dt.date | None, Query(description="Calls started on or before this date, inclusive.")] = None,
 ) -> dict[str, Any]:
-    runtime = await runtime_settings(session, request.app.state.settings)
     zone = (
         await catalog.city_zone(session, city_id, runtime.business_timezone) if city_id else runtime.business_timezone
     )

@@ -14,14 +14,12 @@ from typing import Any
 
 import structlog
 from sqlalchemy import case, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role
-from leadflow.accounts.policies import Principal, scoped_to_cities
+from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
-from leadflow.platform.db import paginate, serialize, utcnow, within
+from leadflow.platform.db import dialect_insert, paginate, serialize, utcnow, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 from leadflow.requests import service as requests
@@ -64,7 +62,7 @@ async def _claim(session: AsyncSession, event: CallEvent) -> int | None:
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session.get_bind().dialect.name)
     statement = insert(Call).values(**values).on_conflict_do_nothing(index_elements=["entry_id"]).returning(Call.id)
     return (await session.execute(statement)).scalar_one_or_none()
 
@@ -132,11 +130,7 @@ async def record(session: AsyncSession, event: CallEvent, dedupe_window: dt.time
 
 
 def _visible(principal: Principal) -> Any:
-    query = select(Call)
-    if principal.role is Role.admin:
-        return query
-    # Calls of no city (an unknown line, an outbound call) are the admin's to look at.
-    return scoped_to_cities(query.where(Call.city_id.is_not(None)), Call.city_id, principal)
+    return scoped_to_known_cities(select(Call), Call.city_id, principal)
 
 
 async def list_calls(
@@ -163,11 +157,6 @@ async def list_calls(
         query = query.where(Call.request_id == request_id)
     query = within(query, Call.started_at, *utc_bounds(date_from, date_to, zone))
     return await paginate(session, query, page, Call.started_at.desc(), Call.id.desc())
-
-
-async def calls_of_request(session: AsyncSession, request_id: int) -> Sequence[Call]:
-    rows = await session.scalars(select(Call).where(Call.request_id == request_id).order_by(Call.started_at))
-    return rows.all()
 
 
 async def find_call(session: AsyncSession, caller: str, around: dt.datetime, window: dt.timedelta) -> Call | None:
