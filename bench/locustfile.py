@@ -30,7 +30,9 @@ from urllib.parse import urlencode
 
 from locust import FastHttpUser, constant, constant_throughput, events, tag, task
 
-LOGIN, PASSWORD = "bench.admin", "bench-Leadflow-2026"
+from leadflow.demo.large import BENCH_ADMIN, BENCH_PASSWORD
+
+LOGIN, PASSWORD = BENCH_ADMIN, BENCH_PASSWORD
 MANGO_KEY = os.environ.get("BENCH_MANGO_KEY", "bench-mango-key")
 MANGO_SALT = os.environ.get("BENCH_MANGO_SALT", "bench-mango-salt")
 STATE: dict[str, Any] = {}

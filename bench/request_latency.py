@@ -18,13 +18,11 @@ import statistics
 import time
 
 import httpx
+from login_rate import percentile  # bench/ is the script directory: one nearest-rank percentile
 
-LOGIN, PASSWORD = "bench.admin", "bench-Leadflow-2026"
+from leadflow.demo.large import BENCH_ADMIN, BENCH_PASSWORD
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+LOGIN, PASSWORD = BENCH_ADMIN, BENCH_PASSWORD
 
 
 async def measure(client: httpx.AsyncClient, name: str, paths: list[str]) -> None:

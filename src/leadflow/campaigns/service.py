@@ -12,7 +12,7 @@ from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
 from leadflow.campaigns.models import Campaign
 from leadflow.campaigns.schemas import CampaignCreate, CampaignUpdate
 from leadflow.catalog import service as catalog
-from leadflow.platform.db import unit_of_work, utcnow
+from leadflow.platform.db import paginate, unit_of_work, utcnow
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from leadflow.platform.schemas import PageParams
 
@@ -56,11 +56,7 @@ async def list_campaigns(
         if digits:
             conditions.append(Campaign.phone.contains(digits, autoescape=True))
         query = query.where(or_(*conditions))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(Campaign.created_at.desc(), Campaign.id.desc()).offset(page.offset).limit(page.per_page)
-    )
-    return rows.all(), int(total or 0)
+    return await paginate(session, query, page, Campaign.created_at.desc(), Campaign.id.desc())
 
 
 async def get_campaign(session: AsyncSession, principal: Principal, campaign_id: int) -> Campaign:
@@ -125,9 +121,9 @@ async def delete_campaign(session: AsyncSession, principal: Principal, campaign_
     """Soft delete: the campaign leaves every list and frees its tracking number; its requests keep the link."""
     campaign = await get_campaign(session, principal, campaign_id)
     _check_writer(principal)
-    campaign.deleted_at = utcnow()
-    campaign.active = False
-    await session.commit()
+    async with unit_of_work(session, _phone_taken):
+        campaign.deleted_at = utcnow()
+        campaign.active = False
 
 
 async def active_by_line(session: AsyncSession, line: str) -> Campaign | None:

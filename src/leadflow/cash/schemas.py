@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from leadflow.files.schemas import FileOut
+from leadflow.platform.concurrency import VersionIn
 from leadflow.platform.periods import check_date
 from leadflow.platform.schemas import (
     Id,
@@ -13,6 +14,7 @@ from leadflow.platform.schemas import (
     MoneyIn,
     MoneyOut,
     OutputModel,
+    Page,
     PatchModel,
     UtcDateTime,
 )
@@ -70,7 +72,7 @@ class TransactionUpdate(PatchModel):
     notes: Notes | None = None
     campaign_id: Id | None = None
     master_id: Id | None = None
-    version: int | None = Field(default=None, ge=1, description="The version you read (or send If-Match).")
+    version: VersionIn = None
 
 
 class MoneyTotals(OutputModel):
@@ -79,11 +81,7 @@ class MoneyTotals(OutputModel):
     net: MoneyOut
 
 
-class TransactionPage(OutputModel):
-    items: list[TransactionItem]
-    total: int
-    page: int
-    per_page: int
+class TransactionPage(Page[TransactionItem]):
     totals: MoneyTotals
 
 

@@ -42,6 +42,7 @@ from leadflow.requests.models import Request, RequestEvent
 from leadflow.requests.workflow import Status
 
 BENCH_PASSWORD = "bench-Leadflow-2026"
+BENCH_ADMIN = "bench.admin"  # exempt from the rate limit in benchmark runs (LEADFLOW_RATE_LIMIT_EXEMPT_LOGINS)
 CITY_NAMES = [
     ("Бенч Москва", "Europe/Moscow"),
     ("Бенч Санкт-Петербург", "Europe/Moscow"),
@@ -249,7 +250,7 @@ async def load(settings: Settings, progress: Progress, scale: Scale | None = Non
                 uid = person(f"bench.director.{i // 2 + 1:02d}", Role.director, f"Директор {i // 2 + 1}")
                 links += [{"user_id": uid, "city_id": c} for c in city_ids[i : i + 2]]
             operators = [person(f"bench.operator.{i + 1:02d}", Role.operator, f"Оператор {i + 1}") for i in range(12)]
-            person("bench.admin", Role.admin, "Бенч Администратор")
+            person(BENCH_ADMIN, Role.admin, "Бенч Администратор")
             await _write(session, User.__table__, users, "users", progress)
             await _write(session, MasterProfile.__table__, profiles, "masters", progress)
             await _write(session, UserCity.__table__, links, "user cities", progress)

@@ -24,10 +24,13 @@ VERSIONED_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+VersionIn = Annotated[int | None, Field(ge=1, description="The version you read (or send If-Match).")]
+
+
 class VersionBody(InputModel):
     """The optional body of a DELETE: the version read (or send If-Match)."""
 
-    version: int | None = Field(default=None, ge=1, description="The version you read (or send If-Match).")
+    version: VersionIn = None
 
 
 @dataclass(frozen=True)

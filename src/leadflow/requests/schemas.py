@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import Field, computed_field
 
 from leadflow.files.schemas import FileOut
+from leadflow.platform.concurrency import VersionIn
 from leadflow.platform.schemas import (
     AwareDateTime,
     Id,
@@ -153,12 +154,12 @@ class RequestUpdate(PatchModel):
     master_notes: LongText | None = None
     result: MoneyIn | None = Field(default=None, description="Done requests only (director, admin).")
     expenses: MoneyIn | None = Field(default=None, description="Done requests only (director, admin).")
-    version: int | None = Field(default=None, ge=1, description="The version you read (or send If-Match).")
+    version: VersionIn = None
 
 
 class TransitionIn(InputModel):
     to: Status
-    version: int | None = Field(default=None, ge=1, description="The version you read (or send If-Match).")
+    version: VersionIn = None
     reason: Reason | None = None
     master_id: Id | None = None
     result: MoneyIn | None = None

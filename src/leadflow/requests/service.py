@@ -26,7 +26,7 @@ from leadflow.cash import service as cash
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import DEFAULT_TIMEZONE, FIRST_TIME, REPEAT
 from leadflow.platform.concurrency import check_version, stale
-from leadflow.platform.db import serialize, unit_of_work, utcnow
+from leadflow.platform.db import paginate, serialize, unit_of_work, utcnow, within
 from leadflow.platform.money import to_money
 from leadflow.platform.periods import local_date, month_to_date, utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
@@ -173,12 +173,8 @@ async def _filtered(
             if filters.city_id is not None
             else business_zone
         )
-        start, end = utc_bounds(filters.date_from, filters.date_to, zone)
         moment = Request.visit_at if filters.date_field == "visit_at" else Request.created_at
-        if start is not None:
-            query = query.where(moment >= start)
-        if end is not None:
-            query = query.where(moment < end)
+        query = within(query, moment, *utc_bounds(filters.date_from, filters.date_to, zone))
     return query
 
 
@@ -193,17 +189,13 @@ async def list_requests(
 ) -> tuple[Sequence[Request], int]:
     """One page and the count of every matching row; filters and order in SQL, on the partial list indexes."""
     query = await _filtered(session, principal, filters, business_zone)
-    total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     column = SORTS[sort.lstrip("-")]
     ordered = column.desc() if sort.startswith("-") else column.asc()
     if column in NULLABLE_SORTS:  # requests without a visit or callback time go last, in either direction
         ordered = ordered.nulls_last()
     tie = Request.id.desc() if sort.startswith("-") else Request.id.asc()
     # selectinload: the page itself stays an index scan with LIMIT; the nested objects come in one query each.
-    rows = await session.scalars(
-        query.options(*_loaded(selectinload)).order_by(ordered, tie).offset(page.offset).limit(page.per_page)
-    )
-    return rows.all(), int(total or 0)
+    return await paginate(session, query.options(*_loaded(selectinload)), page, ordered, tie)
 
 
 async def get_request(session: AsyncSession, principal: Principal, request_id: int) -> Request:
@@ -226,15 +218,9 @@ async def list_events(
     session: AsyncSession, principal: Principal, request_id: int, page: PageParams
 ) -> tuple[Sequence[RequestEvent], int]:
     await get_request(session, principal, request_id)
-    total = await session.scalar(select(func.count()).where(RequestEvent.request_id == request_id))
-    rows = await session.scalars(
-        select(RequestEvent)
-        .where(RequestEvent.request_id == request_id)
-        .order_by(RequestEvent.id)
-        .offset(page.offset)
-        .limit(page.per_page)
+    return await paginate(
+        session, select(RequestEvent).where(RequestEvent.request_id == request_id), page, RequestEvent.id
     )
-    return rows.all(), int(total or 0)
 
 
 # Checks on references ---------------------------------------------------------------------------------------------
