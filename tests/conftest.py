@@ -29,7 +29,7 @@ from leadflow.platform.db import Database
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
 
-pytest_plugins = ["tests.support.imap", "tests.support.s3"]
+pytest_plugins = ["tests.support.imap", "tests.support.s3", "tests.support.redis_server"]
 
 PASSWORD = "Correct-Horse-Battery-9"
 SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"

@@ -24,10 +24,13 @@ from leadflow.catalog.router import router as catalog_router
 from leadflow.files import service as files_service
 from leadflow.files.router import router as files_router
 from leadflow.observability.health import router as health_router
+from leadflow.observability.router import router as metrics_router
 from leadflow.platform.api import API_PREFIX
+from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
 from leadflow.platform.idempotency import IdempotencyMiddleware
 from leadflow.platform.logging import configure_logging
+from leadflow.platform.metrics import process_exited
 from leadflow.platform.middleware import (
     BodyLimitMiddleware,
     CORSMiddleware,
@@ -42,8 +45,9 @@ from leadflow.platform.security import PasswordHasher, Signer
 from leadflow.platform.settings import Settings, get_settings
 from leadflow.platform.storage import create_storage
 from leadflow.recordings.router import router as recordings_router
+from leadflow.reports.router import router as reports_router
 from leadflow.requests.router import router as requests_router
-from leadflow.tasks import build_jobs
+from leadflow.tasks import build_jobs, warm_cache
 from leadflow.telephony import registry as telephony_registry
 from leadflow.telephony.router import router as telephony_router
 
@@ -63,15 +67,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
 
-    database = Database(settings)
     redis = create_redis(settings)
+    cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
+    database = Database(settings, on_commit=cache.invalidate)  # a commit invalidates what its writes made stale
     signer = Signer(settings.effective_secret_key(), settings.access_token_ttl_s)
     hasher = PasswordHasher(cheap=settings.password_hash_cheap)
     limiter = RateLimiter(redis, settings.redis_prefix)
     guard = LoginGuard(settings, database, redis)
 
     storage = create_storage(settings)
-    jobs = build_jobs(settings, database, storage)
+    jobs = build_jobs(settings, database, storage, cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,11 +86,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # processes schedule and run them.
         stop = asyncio.Event()
         scheduler = asyncio.create_task(jobs.run_scheduler(stop)) if jobs.in_process else None
+        await cache.start()
+        warming = asyncio.create_task(warm_cache(settings, database, cache))
         yield
         stop.set()
+        warming.cancel()
         if scheduler is not None:
             await scheduler
+        await cache.stop()
         await jobs.shutdown()
+        process_exited()
         await database.dispose()
         if redis is not None:
             await redis.aclose()
@@ -110,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telephony = telephony_registry.configured(settings)
     app.state.storage = storage
     app.state.jobs = jobs
+    app.state.cache = cache
 
     install_problem_handlers(app)
 
@@ -125,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recordings_router,
         files_router,
         administration_router,
+        reports_router,
+        metrics_router,
         health_router,
     )
     for router in routers:

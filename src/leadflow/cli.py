@@ -81,6 +81,8 @@ def serve(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    from leadflow.platform.metrics import multiprocess_dir, prepare_multiprocess
+
     settings = _settings()
     if workers > 1 and not settings.redis_configured:
         print(
@@ -89,6 +91,9 @@ def serve(
         )
         raise typer.Exit(2)
     settings.effective_secret_key()  # generated once here, before any worker starts
+    if workers > 1 and not multiprocess_dir():
+        # Every server process writes its metric samples here and any of them answers a scrape for all.
+        prepare_multiprocess(settings.data_dir / "prometheus")
     host = host or settings.host
     port = settings.port if port is None else port
     sock = _bind(host, port)
@@ -287,14 +292,18 @@ def worker() -> None:
 
 
 async def _worker(settings: Settings) -> None:
+    from leadflow.platform.cache import Cache
     from leadflow.platform.db import Database
     from leadflow.platform.logging import configure_logging
+    from leadflow.platform.redis import create_redis
     from leadflow.platform.storage import create_storage
     from leadflow.tasks import build_jobs
 
     configure_logging(settings.log_level, settings.log_json)
-    database = Database(settings)
-    jobs = build_jobs(settings, database, create_storage(settings))
+    redis = create_redis(settings)
+    cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)  # the jobs' writes invalidate what web caches
+    database = Database(settings, on_commit=cache.invalidate)
+    jobs = build_jobs(settings, database, create_storage(settings), cache)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -310,6 +319,8 @@ async def _worker(settings: Settings) -> None:
     finally:
         await jobs.shutdown()
         await database.dispose()
+        if redis is not None:
+            await redis.aclose()
     print("worker stopped", flush=True)
 
 
@@ -329,16 +340,22 @@ def sync_recordings() -> None:
 
 
 async def _sync_recordings(settings: Settings) -> Outcome:
+    from leadflow.platform.cache import Cache
     from leadflow.platform.db import Database
+    from leadflow.platform.redis import create_redis
     from leadflow.platform.storage import create_storage
     from leadflow.recordings.tasks import SYNC_JOB
     from leadflow.tasks import build_jobs
 
-    database = Database(settings)
+    redis = create_redis(settings)
+    cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
+    database = Database(settings, on_commit=cache.invalidate)
     try:
-        return await build_jobs(settings, database, create_storage(settings)).run_now(SYNC_JOB)
+        return await build_jobs(settings, database, create_storage(settings), cache).run_now(SYNC_JOB)
     finally:
         await database.dispose()
+        if redis is not None:
+            await redis.aclose()
 
 
 # check / openapi -----------------------------------------------------------------------------------------------

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from leadflow.accounts.auth import purge_sessions
+from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.observability.business import refresh_snapshot
+from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
 from leadflow.platform.idempotency import purge_expired
 from leadflow.platform.jobs import Jobs, prune_runs
@@ -13,10 +18,12 @@ from leadflow.platform.settings import Settings
 from leadflow.platform.storage import Storage
 from leadflow.recordings.tasks import SYNC_JOB, sync_job
 
+log = structlog.get_logger("leadflow.tasks")
 HOUSEKEEPING_JOB = "platform.housekeeping"
+METRICS_JOB = "metrics.business"
 
 
-def build_jobs(settings: Settings, database: Database, storage: Storage) -> Jobs:
+def build_jobs(settings: Settings, database: Database, storage: Storage, cache: Cache) -> Jobs:
     jobs = Jobs(settings, database)
 
     async def housekeeping() -> dict[str, Any]:
@@ -28,4 +35,35 @@ def build_jobs(settings: Settings, database: Database, storage: Storage) -> Jobs
 
     jobs.add(HOUSEKEEPING_JOB, housekeeping, every_s=settings.housekeeping_interval_s)
     jobs.add(SYNC_JOB, sync_job(settings, database, storage), every_s=settings.recordings_interval_s)
+
+    async def business_gauges() -> dict[str, Any]:
+        async with database.session() as session:
+            zone = (await runtime_settings(session, settings)).business_timezone
+        return await refresh_snapshot(database, cache, zone)
+
+    jobs.add(METRICS_JOB, business_gauges, every_s=settings.business_metrics_interval_s)
     return jobs
+
+
+async def warm_cache(settings: Settings, database: Database, cache: Cache) -> None:
+    """At start-up, in the background: the business gauges and the first page of every reference list, so that the
+    first scrape and the first screens after a deploy are served from the cache (SPEC §9)."""
+    from leadflow.catalog import schemas as catalog_schemas
+    from leadflow.catalog import service as catalog
+    from leadflow.platform.schemas import PageParams
+
+    reference = (
+        (catalog.cities, catalog_schemas.CityOut),
+        (catalog.request_types, catalog_schemas.RequestTypeOut),
+        (catalog.directions, catalog_schemas.DirectionOut),
+        (catalog.transaction_types, catalog_schemas.TransactionTypeOut),
+    )
+    try:
+        async with database.session() as session:
+            for svc, out in reference:
+                await svc.cached_page(session, cache, out, PageParams(page=1, per_page=50))
+            zone = (await runtime_settings(session, settings)).business_timezone
+        await refresh_snapshot(database, cache, zone)
+        log.info("cache_warmed")
+    except Exception as exc:  # a cold cache is slower, not wrong
+        log.warning("cache_warming_failed", error=type(exc).__name__)

@@ -59,9 +59,11 @@ class Server:
         return self.process.returncode
 
 
-def start_server(env: dict[str, str], host: str = "127.0.0.1", port: int = 0, timeout: float = 30) -> Server:
+def start_server(
+    env: dict[str, str], host: str = "127.0.0.1", port: int = 0, timeout: float = 30, args: tuple[str, ...] = ()
+) -> Server:
     process = subprocess.Popen(
-        [sys.executable, "-m", "leadflow", "serve", "--host", host, "--port", str(port)],
+        [sys.executable, "-m", "leadflow", "serve", "--host", host, "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,6 +10,7 @@ import datetime as dt
 import math
 
 import structlog
+from prometheus_client import Counter
 from redis.asyncio import Redis
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,8 @@ from leadflow.platform.db import Database, dialect_insert, utcnow
 from leadflow.platform.problems import RateLimited
 from leadflow.platform.settings import Settings
 
+LOGIN_FAILURES = Counter("leadflow_login_failures_total", "Failed sign-ins.")
+LOCKOUTS = Counter("leadflow_login_lockouts_total", "Logins locked after too many failures.")
 log = structlog.get_logger("leadflow.lockout")
 
 
@@ -90,6 +93,13 @@ class LoginGuard:
 
     async def failed(self, key: str) -> int:
         """The reserved attempt failed: lock when it was the last one allowed. The lock length, or 0."""
+        LOGIN_FAILURES.inc()
+        locked = await self._failed(key)
+        if locked:
+            LOCKOUTS.inc()
+        return locked
+
+    async def _failed(self, key: str) -> int:
         if self.redis is not None:
             try:
                 return await self._redis_failed(key)

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.accounts.policies import AdminOnly, SignedIn
 from leadflow.catalog import schemas, service
 from leadflow.platform.api import API_PREFIX
+from leadflow.platform.cache import Cache, get_cache
 from leadflow.platform.db import get_session
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdPath, Page, PageParams, SearchQuery, page_params
@@ -16,6 +17,7 @@ from leadflow.platform.schemas import IdPath, Page, PageParams, SearchQuery, pag
 router = APIRouter(prefix=API_PREFIX, tags=["reference data"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
+CacheDep = Annotated[Cache, Depends(get_cache)]
 Active = Annotated[bool | None, Query(description="Only active (true) or inactive (false) rows.")]
 
 
@@ -29,10 +31,9 @@ def _mount(
     label = svc.label
 
     async def list_rows(
-        _: SignedIn, session: Session, paging: Paging, active: Active = None, q: SearchQuery = None
+        _: SignedIn, session: Session, cache: CacheDep, paging: Paging, active: Active = None, q: SearchQuery = None
     ) -> dict[str, Any]:
-        rows, total = await svc.list(session, paging, active=active, q=q)
-        return paging.envelope(rows, total)
+        return await svc.cached_page(session, cache, out, paging, active=active, q=q)
 
     async def get_row(row_id: IdPath, _: SignedIn, session: Session) -> Any:
         return await svc.get(session, row_id)

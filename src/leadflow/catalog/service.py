@@ -17,10 +17,12 @@ from leadflow.catalog.models import (
     RequestType,
     TransactionType,
 )
+from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.problems import Conflict, FieldError, NotFound
-from leadflow.platform.schemas import PageParams, PatchModel
+from leadflow.platform.schemas import Page, PageParams, PatchModel
 
 M = TypeVar("M", City, RequestType, Direction, TransactionType)
+REFERENCE_TTL_S = 24 * 3600  # "until changed": a write invalidates it; the expiry only bounds memory
 
 
 class ReferenceService(Generic[M]):
@@ -33,6 +35,30 @@ class ReferenceService(Generic[M]):
         self.label = label
         self.unique = unique
         self.order_by = order_by
+        table = model.__tablename__
+        invalidated_by(table, lambda _row: {f"ref:{table}"})
+
+    async def cached_page(
+        self,
+        session: AsyncSession,
+        cache: Cache,
+        out: type[BaseModel],
+        page: PageParams,
+        active: bool | None = None,
+        q: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of the list as JSON, from the cache until the table changes (SPEC §9: reference data)."""
+        table = self.model.__tablename__
+
+        async def compute() -> dict[str, Any]:
+            rows, total = await self.list(session, page, active=active, q=q)
+            return Page[out].model_validate(page.envelope(rows, total), from_attributes=True).model_dump(mode="json")  # type: ignore[valid-type]
+
+        parts = {"table": table, "active": active, "q": q, "page": page.page, "per_page": page.per_page}
+        result: dict[str, Any] = await cache.get_or_compute(
+            "reference", parts, [f"ref:{table}"], compute, ttl_s=REFERENCE_TTL_S
+        )
+        return result
 
     async def list(
         self, session: AsyncSession, page: PageParams, active: bool | None = None, q: str | None = None

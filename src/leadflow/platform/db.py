@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import structlog
 from fastapi import Request
+from prometheus_client import Counter
 from sqlalchemy import DateTime, MetaData, Numeric, Select, event, func, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,17 +29,21 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from leadflow.platform.cache import tags_of
 from leadflow.platform.concurrency import stale
+from leadflow.platform.dbmetrics import observe_pool
 from leadflow.platform.money import to_money
 from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
+from leadflow.platform.sqltime import SQLITE_LOCAL_DATE, sqlite_local_date
 
 T = TypeVar("T")
+log = structlog.get_logger("leadflow.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -111,6 +118,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SQLite's built-in lower() folds ASCII only; searches over Russian names need the full Unicode rule, as on
     # PostgreSQL. Logins (the one lower() index) are ASCII, so the index agrees with either definition.
     dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    dbapi_connection.create_function(SQLITE_LOCAL_DATE, 2, sqlite_local_date, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -139,13 +147,78 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     )
 
 
-class Database:
-    """The primary engine and its session factory. (The read replica for reports arrives with them.)"""
+class TrackedSyncSession(Session):
+    """Collects the cache tags (``platform.cache.invalidated_by``) of what each flush and bulk statement wrote."""
 
-    def __init__(self, settings: Settings) -> None:
+
+def _pending(session: Session) -> set[str]:
+    tags: set[str] = session.info.setdefault("cache_tags", set())
+    return tags
+
+
+@event.listens_for(TrackedSyncSession, "after_flush")
+def _tags_of_flush(session: Session, _context: Any) -> None:
+    for row in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(row, "__tablename__", None)
+        if table is not None:
+            _pending(session).update(tags_of(table, row))
+
+
+@event.listens_for(TrackedSyncSession, "do_orm_execute")
+def _tags_of_statement(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None and getattr(table, "name", None):
+            _pending(state.session).update(tags_of(table.name, None))
+
+
+@event.listens_for(TrackedSyncSession, "after_soft_rollback")
+def _forget_tags(session: Session, _previous: Any) -> None:
+    session.info.pop("cache_tags", None)
+
+
+class TrackedSession(AsyncSession):
+    """An ``AsyncSession`` whose ``commit()`` invalidates the cache entries its writes made stale before it returns,
+    so that the writer's next read (and everyone else's) never gets the old answer."""
+
+    sync_session_class = TrackedSyncSession
+
+    async def commit(self) -> None:
+        await super().commit()
+        tags = self.info.pop("cache_tags", None)
+        on_commit = self.info.get("on_commit")
+        if tags and on_commit is not None:
+            await on_commit(tags)
+
+
+REPLICA_RETRY_S = 30.0
+REPLICA_FALLBACKS = Counter(
+    "leadflow_db_replica_fallbacks_total", "Reads that went to the primary because the replica failed."
+)
+
+
+class Database:
+    """The primary engine and its session factory, and the read replica for reports and metrics when configured."""
+
+    def __init__(self, settings: Settings, on_commit: Callable[[set[str]], Awaitable[None]] | None = None) -> None:
         self.url = settings.effective_database_url
         self.engine = create_engine(self.url, settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.on_commit = on_commit
+        self.sessionmaker = async_sessionmaker(
+            self.engine, class_=TrackedSession, expire_on_commit=False, autoflush=False
+        )
+        self.replica_engine = (
+            create_engine(settings.database_replica_url, settings) if settings.database_replica_url else None
+        )
+        self.replica_sessionmaker = (
+            async_sessionmaker(self.replica_engine, expire_on_commit=False, autoflush=False)
+            if self.replica_engine is not None
+            else None
+        )
+        self._replica_down_until = 0.0
+        observe_pool(self.engine, "primary")
+        if self.replica_engine is not None:
+            observe_pool(self.replica_engine, "replica")
 
     @property
     def dialect(self) -> str:
@@ -155,14 +228,37 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session for one unit of work; rolled back if the work fails, always closed."""
         async with self.sessionmaker() as session:
+            session.info["on_commit"] = self.on_commit
             try:
                 yield session
             except BaseException:
                 await session.rollback()
                 raise
 
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session for reports and metrics: on the replica when one is configured and answering, else
+        on the primary (a failed replica is logged, counted, and left alone for half a minute)."""
+        if self.replica_sessionmaker is not None and time.monotonic() >= self._replica_down_until:
+            async with self.replica_sessionmaker() as session:
+                try:
+                    await session.connection()
+                except Exception as exc:
+                    self._replica_down_until = time.monotonic() + REPLICA_RETRY_S
+                    REPLICA_FALLBACKS.inc()
+                    log.warning("replica_unavailable", error=type(exc).__name__)
+                else:
+                    yield session
+                    return
+        elif self.replica_sessionmaker is not None:
+            REPLICA_FALLBACKS.inc()
+        async with self.sessionmaker() as session:
+            yield session
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.replica_engine is not None:
+            await self.replica_engine.dispose()
 
 
 @asynccontextmanager

@@ -20,6 +20,7 @@ from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadflow.platform.metrics import IN_PROGRESS, observe_request
 from leadflow.platform.problems import (
     DATABASE_DOWN,
     PROBLEM_CONTENT_TYPE,
@@ -86,6 +87,8 @@ class EdgeMiddleware:
             and headers.get("x-forwarded-proto", "").lower() == "https"
         )
         status_holder = {"status": 500, "started": False}
+        in_progress = IN_PROGRESS.labels(scope["method"])
+        in_progress.inc()
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -121,12 +124,15 @@ class EdgeMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            in_progress.dec()
+            observe_request(scope["method"], template, int(status_holder["status"]), elapsed)
             log.info(
                 "request",
                 method=scope["method"],
                 route=template,
                 status=status_holder["status"],
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                latency_ms=round(elapsed * 1000, 2),
                 user_id=state.get("user_id"),
                 client_ip=ip,
             )

@@ -11,11 +11,13 @@ import structlog
 from limits import RateLimitItem, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from prometheus_client import Counter
 from redis.asyncio import Redis
 
 log = structlog.get_logger("leadflow.ratelimit")
 
 RETRY_REDIS_AFTER_S = 5.0
+RATE_LIMITED = Counter("leadflow_rate_limited_total", "Requests answered 429, by bucket.", ["bucket"])
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,12 @@ class RateLimiter:
         self._redis_down_until = 0.0
 
     async def hit(self, item: RateLimitItem, *key: str) -> Decision:
+        decision = await self._hit(item, key)
+        if not decision.allowed:  # bucket: webhook, login, or the api's user / ip
+            RATE_LIMITED.labels(key[1].split(":")[0] if key[0] == "api" and len(key) > 1 else key[0]).inc()
+        return decision
+
+    async def _hit(self, item: RateLimitItem, key: tuple[str, ...]) -> Decision:
         limiter = self._memory
         if self._shared is not None and time.monotonic() >= self._redis_down_until:
             try:

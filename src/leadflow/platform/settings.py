@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     metrics_token: str | None = None
+    metrics_allow: Annotated[list[IPNetwork], NoDecode] = [
+        ipaddress.ip_network("127.0.0.1/32"),
+        ipaddress.ip_network("::1/128"),
+    ]
+    cache_ttl_s: int = Field(default=300, ge=1)  # reports and business metrics
+    business_metrics_interval_s: int = Field(default=60, ge=5)  # the business gauges of /metrics
     mango_api_key: str | None = None
     mango_api_salt: str | None = None
     imap_host: str | None = None
@@ -133,7 +139,7 @@ class Settings(BaseSettings):
                 )
         return [origin.rstrip("/") for origin in value]
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
     @classmethod
     def _proxies(cls, value: Any) -> Any:
         items = _split_list(value)

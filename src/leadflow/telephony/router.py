@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
@@ -29,6 +30,11 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
 CallReader = Annotated[Principal, Depends(require_roles(*service.READERS))]
 FORM = "application/x-www-form-urlencoded"
+WEBHOOK_EVENTS = Counter(
+    "leadflow_webhook_events_total",
+    "Telephony deliveries by provider and outcome (or refusal).",
+    ["provider", "outcome"],
+)
 
 
 class UnsupportedMediaType(Problem):
@@ -81,8 +87,11 @@ async def webhook(provider: str, event: str, request: Request, session: Session,
         parsed = chosen.parse(event_name, form)
     except Problem as problem:
         log.warning("telephony_rejected", provider=provider, telephony_event=event[:40], problem=problem.type)
+        refusal = (problem.type or "problem").replace("-", "_")
+        WEBHOOK_EVENTS.labels(provider if provider in KNOWN else "unknown", refusal).inc()
         raise
     outcome = await service.record(session, parsed, dt.timedelta(minutes=runtime.dedupe_window_minutes))
+    WEBHOOK_EVENTS.labels(provider, outcome or "ignored").inc()
     return WebhookAnswer(status="ignored" if outcome is None else "accepted", outcome=outcome)
 
 

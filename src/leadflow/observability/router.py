@@ -1,0 +1,75 @@
+"""``GET /metrics`` (Prometheus, at the root) and ``GET /api/v1/metrics/business`` (JSON)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from leadflow.accounts.policies import Principal, current_principal
+from leadflow.administration.dependencies import Runtime
+from leadflow.observability import business
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.cache import Cache, get_cache
+from leadflow.platform.metrics import CONTENT_TYPE, METRICS_PATH, exposition
+from leadflow.platform.problems import PROBLEM_RESPONSES, Forbidden, Unauthenticated
+from leadflow.platform.schemas import IdQuery
+from leadflow.platform.security import in_networks
+from leadflow.reports.router import DateFrom, DateTo
+from leadflow.reports.service import ReportQuery
+
+router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
+CacheDep = Annotated[Cache, Depends(get_cache)]
+
+
+def _may_scrape(request: Request) -> None:
+    """With METRICS_TOKEN: that bearer token (401 otherwise). Without: a client from METRICS_ALLOW (403)."""
+    settings = request.app.state.settings
+    if settings.metrics_token:
+        sent = request.headers.get("authorization", "")
+        scheme, _, token = sent.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), settings.metrics_token.encode()
+        ):
+            raise Unauthenticated("Scraping /metrics needs Authorization: Bearer with the metrics token.")
+        return
+    ip = getattr(request.state, "client_ip", None)
+    if not ip or not in_networks(ip, settings.metrics_allow):
+        raise Forbidden("This address may not scrape /metrics (LEADFLOW_METRICS_ALLOW).")
+
+
+@router.get(
+    METRICS_PATH,
+    response_class=Response,
+    summary="Prometheus metrics (bearer METRICS_TOKEN, or a client from METRICS_ALLOW)",
+    responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format 0.0.4."}},
+)
+async def prometheus(request: Request, cache: CacheDep, runtime: Runtime) -> Response:
+    _may_scrape(request)
+    families = await business.snapshot_families(request.app.state.database, cache, runtime.business_timezone)
+    return Response(exposition(families), media_type=CONTENT_TYPE)
+
+
+@router.get(
+    f"{API_PREFIX}/metrics/business",
+    summary="Business metrics (admin; directors for their cities)",
+    description=(
+        "Each aggregate is one SQL statement in its own session; one that fails is named in `missing` (and logged), "
+        "the others are still correct. Period: `date_from`..`date_to` in the city's time zone (default: month to "
+        "date)."
+    ),
+)
+async def business_metrics(
+    request: Request,
+    principal: Annotated[Principal, Depends(current_principal)],
+    runtime: Runtime,
+    cache: CacheDep,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+    city_id: IdQuery = None,
+) -> dict[str, Any]:
+    query = ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
+    return await business.business_metrics(
+        request.app.state.database, cache, principal, query, runtime.business_timezone
+    )

@@ -1,0 +1,336 @@
+"""One cache (SPEC §9): Redis when configured, an in-process store otherwise or while Redis is failing.
+
+- **Keys** are a namespace plus a digest of everything the answer depends on (the report, its period, the cities of
+  the caller's scope, ...), never a URL. Values are JSON; nothing is unpickled.
+- **Invalidation by tags.** An entry records the generation of each tag it depends on (``city:7``, ``reports``,
+  ``ref:cities``); a write bumps the generations of its tags, and an entry whose recorded generations differ is a
+  miss. With Redis the generations live in Redis, so a bump is seen by every process at once; each bump is also
+  published (pub/sub) so that every process drops what its in-process store holds for those tags.
+- **Which writes bump which tags** is declared by the domains that cache (:func:`invalidated_by`): a committed write
+  to a table names its tags from the rows it touched, and :class:`TrackedSession` bumps them before ``commit()``
+  returns, so the writer's next read never sees the old answer.
+- **Fallback.** A Redis error switches this process to its in-process store (logged, counted) and Redis is tried
+  again after a few seconds. Tags bumped meanwhile are replayed to Redis when it is back, so no process is left
+  reading an entry that a write made stale during the outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import Request
+from prometheus_client import Counter, Gauge
+from redis.asyncio import Redis
+
+log = structlog.get_logger("leadflow.cache")
+
+HITS = Counter("leadflow_cache_hits_total", "Cache hits.", ["namespace"])
+MISSES = Counter("leadflow_cache_misses_total", "Cache misses (computed and stored).", ["namespace"])
+FALLBACKS = Counter("leadflow_cache_fallbacks_total", "Cache operations Redis failed and the in-process cache served.")
+INVALIDATIONS = Counter("leadflow_cache_invalidations_total", "Cache tags invalidated by writes.")
+REDIS_UP = Gauge(
+    "leadflow_redis_up",
+    "1 while the cache reaches Redis, 0 while it runs on its in-process fallback.",
+    multiprocess_mode="livemin",
+)
+
+RETRY_REDIS_AFTER_S = 5.0
+GENERATION_TTL_S = 7 * 24 * 3600  # far longer than any entry lives
+MEMORY_MAX_ENTRIES = 10_000
+
+
+# Which writes invalidate what -------------------------------------------------------------------------------------
+Tagger = Callable[[Any], Iterable[str]]
+_TAGGERS: dict[str, list[Tagger]] = {}
+
+
+def invalidated_by(table: str, tagger: Tagger) -> None:
+    """Declare that a committed write to ``table`` invalidates ``tagger(row)``. For a bulk statement (an
+    ``INSERT … ON CONFLICT`` or ``UPDATE … WHERE`` without ORM rows) ``row`` is None: name the coarse tags."""
+    _TAGGERS.setdefault(table, []).append(tagger)
+
+
+def tags_of(table: str, row: Any) -> set[str]:
+    return {tag for tagger in _TAGGERS.get(table, ()) for tag in tagger(row)}
+
+
+def get_cache(request: Request) -> Cache:
+    """FastAPI dependency: the app's cache."""
+    cache: Cache = request.app.state.cache
+    return cache
+
+
+# Stores -----------------------------------------------------------------------------------------------------------
+class MemoryStore:
+    """A bounded in-process store with per-entry expiry (least recently used out first)."""
+
+    def __init__(self, max_entries: int = MEMORY_MAX_ENTRIES) -> None:
+        self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._generations: dict[str, int] = {}
+        self._max = max_entries
+
+    def get(self, key: str) -> str | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return found[1]
+
+    def set(self, key: str, value: str, ttl_s: float) -> None:
+        self._entries[key] = (time.monotonic() + ttl_s, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def generations(self, tags: list[str]) -> list[int]:
+        return [self._generations.get(tag, 0) for tag in tags]
+
+    def bump(self, tags: Iterable[str]) -> None:
+        for tag in tags:
+            self._generations[tag] = self._generations.get(tag, 0) + 1
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class Stats:
+    hits: dict[str, int] = field(default_factory=dict)
+    misses: dict[str, int] = field(default_factory=dict)
+    fallbacks: int = 0
+    invalidations: int = 0
+
+
+class Cache:
+    def __init__(self, redis: Redis | None, prefix: str, ttl_s: int) -> None:
+        self._redis = redis
+        self._prefix = f"{prefix}:cache"
+        self._channel = f"{prefix}:cache:invalidate"
+        self.ttl_s = ttl_s
+        self._memory = MemoryStore()
+        self._down_until = 0.0
+        self._dirty: set[str] = set()  # tags bumped while Redis was away, replayed when it is back
+        self._flights: dict[str, asyncio.Future[Any]] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self.stats = Stats()
+        if redis is not None:
+            REDIS_UP.set(1)
+
+    # State ------------------------------------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        if self._redis is None:
+            return "memory"
+        return "redis" if self._redis_usable() else "memory (Redis unavailable)"
+
+    def _redis_usable(self) -> bool:
+        return self._redis is not None and time.monotonic() >= self._down_until
+
+    def _failed(self, operation: str, exc: BaseException) -> None:
+        if time.monotonic() >= self._down_until:
+            log.warning("cache_fallback", operation=operation, error=type(exc).__name__)
+        self._down_until = time.monotonic() + RETRY_REDIS_AFTER_S
+        self.stats.fallbacks += 1
+        FALLBACKS.inc()
+        REDIS_UP.set(0)
+
+    async def _redis_call(self, operation: str, call: Callable[[Redis], Awaitable[Any]]) -> tuple[bool, Any]:
+        """``(True, result)`` from Redis, or ``(False, None)`` when Redis is not configured, resting or failing."""
+        if self._redis is None or not self._redis_usable():
+            if self._redis is not None:
+                self.stats.fallbacks += 1
+                FALLBACKS.inc()
+            return False, None
+        try:
+            if self._dirty:
+                await self._replay()
+            return True, await call(self._redis)
+        except Exception as exc:  # Redis away: answer from the in-process store rather than fail the request
+            self._failed(operation, exc)
+            return False, None
+
+    async def _replay(self) -> None:
+        assert self._redis is not None
+        tags, self._dirty = sorted(self._dirty), set()
+        try:
+            await self._bump_redis(self._redis, tags)
+        except Exception:
+            self._dirty.update(tags)
+            raise
+        REDIS_UP.set(1)
+        log.info("cache_redis_restored", replayed_tags=len(tags))
+
+    # Keys -------------------------------------------------------------------------------------------------------
+    def key(self, namespace: str, parts: dict[str, Any]) -> str:
+        digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:40]
+        return f"{self._prefix}:{namespace}:{digest}"
+
+    def _generation_key(self, tag: str) -> str:
+        return f"{self._prefix}:gen:{tag}"
+
+    # Reading and writing ----------------------------------------------------------------------------------------
+    async def get_or_compute(
+        self,
+        namespace: str,
+        parts: dict[str, Any],
+        tags: Iterable[str],
+        compute: Callable[[], Awaitable[Any]],
+        *,
+        ttl_s: int | None = None,
+        store: Callable[[Any], bool] = lambda _: True,
+    ) -> Any:
+        """The cached JSON value for ``parts``, or ``compute()`` stored under the current generations of ``tags``
+        (unless ``store(value)`` says no, e.g. for a partial answer). Concurrent misses of one key in this process
+        compute once."""
+        key, tag_list = self.key(namespace, parts), sorted(set(tags))
+        value, generations = await self._read(key, tag_list)
+        if value is not None:
+            self.stats.hits[namespace] = self.stats.hits.get(namespace, 0) + 1
+            HITS.labels(namespace).inc()
+            return value
+        self.stats.misses[namespace] = self.stats.misses.get(namespace, 0) + 1
+        MISSES.labels(namespace).inc()
+        flight = self._flights.get(key)
+        if flight is not None:
+            return await asyncio.shield(flight)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._flights[key] = future
+        try:
+            value = await compute()
+            future.set_result(value)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: a flight nobody else joined must not warn
+            raise
+        finally:
+            del self._flights[key]
+        if store(value):
+            await self._write(key, {"g": generations, "v": value}, ttl_s or self.ttl_s)
+        return value
+
+    async def put(
+        self, namespace: str, parts: dict[str, Any], tags: Iterable[str], value: Any, *, ttl_s: int | None = None
+    ) -> None:
+        """Store ``value`` for ``parts`` now (a job refreshing what readers will ask for)."""
+        tag_list = sorted(set(tags))
+        key = self.key(namespace, parts)
+        _, generations = await self._read(key, tag_list)
+        await self._write(key, {"g": generations, "v": value}, ttl_s or self.ttl_s)
+
+    async def _read(self, key: str, tags: list[str]) -> tuple[Any, list[int]]:
+        names = [self._generation_key(t) for t in tags]
+        ok, found = await self._redis_call("read", lambda r: r.mget([key, *names]))
+        if ok:
+            raw, generations = found[0], [int(g) if g is not None else 0 for g in found[1:]]
+        else:
+            raw, generations = self._memory.get(key), self._memory.generations(tags)
+        if raw is None:
+            return None, generations
+        entry = json.loads(raw)
+        return (entry["v"] if entry["g"] == generations else None), generations
+
+    async def _write(self, key: str, entry: dict[str, Any], ttl_s: int) -> None:
+        raw = json.dumps(entry, separators=(",", ":"))
+        ok, _ = await self._redis_call("write", lambda r: r.set(key, raw, ex=ttl_s))
+        if not ok:
+            self._memory.set(key, raw, ttl_s)
+
+    # Invalidation -----------------------------------------------------------------------------------------------
+    async def invalidate(self, tags: Iterable[str]) -> None:
+        """Bump ``tags`` everywhere: this process's store, Redis (every process reads generations there) and, by
+        pub/sub, every other process's in-process store. Never raises: a failed Redis keeps the tags for replay."""
+        tag_list = sorted(set(tags))
+        if not tag_list:
+            return
+        self.stats.invalidations += len(tag_list)
+        INVALIDATIONS.inc(len(tag_list))
+        self._memory.bump(tag_list)
+        if self._redis is None:
+            return
+        ok, _ = await self._redis_call("invalidate", lambda r: self._bump_redis(r, tag_list))
+        if not ok:
+            self._dirty.update(tag_list)
+
+    async def _bump_redis(self, redis: Redis, tags: list[str]) -> None:
+        async with redis.pipeline(transaction=False) as pipe:
+            for tag in tags:
+                pipe.incr(self._generation_key(tag))
+                pipe.expire(self._generation_key(tag), GENERATION_TTL_S)
+            pipe.publish(self._channel, json.dumps(tags))
+            await pipe.execute()
+
+    async def start(self) -> None:
+        """Listen for other processes' invalidations (with Redis)."""
+        if self._redis is not None and self._listener is None:
+            self._listener = asyncio.create_task(self._listen(self._redis))
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+
+    async def _listen(self, redis: Redis) -> None:
+        while True:
+            try:
+                async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(self._channel)
+                    # Whatever was published while this process was not listening is lost: start clean.
+                    self._memory.clear()
+                    while True:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None and message.get("type") == "message":
+                            self._memory.bump(json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: listen again once it is back
+                log.debug("cache_listener_retry", error=type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    # Stats ------------------------------------------------------------------------------------------------------
+    async def describe(self) -> dict[str, Any]:
+        """What ``GET /admin/cache`` shows: this process's hits and misses, the entries stored, the backend."""
+        hits, misses = sum(self.stats.hits.values()), sum(self.stats.misses.values())
+        keys: int | None = len(self._memory)
+        if self._redis_usable():
+
+            async def count(redis: Redis) -> int:
+                total = 0
+                async for name in redis.scan_iter(match=f"{self._prefix}:*", count=1000):
+                    total += not name.startswith(f"{self._prefix}:gen:".encode())
+                return total
+
+            ok, counted = await self._redis_call("stats", count)
+            keys = counted if ok else keys
+        namespaces = sorted(set(self.stats.hits) | set(self.stats.misses))
+        return {
+            "backend": self.backend,
+            "redis_configured": self._redis is not None,
+            "hits": hits,
+            "misses": misses,
+            "hit_rate": f"{hits * 100 / (hits + misses):.2f}" if hits + misses else None,
+            "keys": keys,
+            "fallbacks": self.stats.fallbacks,
+            "invalidations": self.stats.invalidations,
+            "ttl_s": self.ttl_s,
+            "namespaces": [
+                {"namespace": n, "hits": self.stats.hits.get(n, 0), "misses": self.stats.misses.get(n, 0)}
+                for n in namespaces
+            ],
+        }

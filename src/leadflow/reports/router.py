@@ -1,0 +1,100 @@
+"""Report endpoints (SPEC §8): JSON, or CSV with ``format=csv``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel
+
+from leadflow.accounts.policies import Principal, current_principal
+from leadflow.administration.dependencies import Runtime
+from leadflow.platform.api import API_PREFIX
+from leadflow.platform.cache import Cache, get_cache
+from leadflow.platform.problems import PROBLEM_RESPONSES
+from leadflow.platform.schemas import IdQuery
+from leadflow.reports import schemas, service
+from leadflow.reports.export import language, to_csv
+
+router = APIRouter(prefix=API_PREFIX, tags=["reports"], responses=PROBLEM_RESPONSES)
+CacheDep = Annotated[Cache, Depends(get_cache)]
+SignedIn = Annotated[Principal, Depends(current_principal)]
+DateFrom = Annotated[
+    dt.date | None,
+    Query(description="First day, inclusive, in each city's time zone. Default: the first of the month."),
+]
+DateTo = Annotated[dt.date | None, Query(description="Last day, inclusive. Default: today.")]
+Format = Annotated[Literal["json", "csv"], Query(description="`json` (default) or `csv` (UTF-8 with BOM).")]
+Lang = Annotated[
+    Literal["ru", "en"] | None, Query(description="CSV header language; default from Accept-Language, else English.")
+]
+
+MODELS: dict[str, type[BaseModel]] = {
+    "cities": schemas.CitiesReport,
+    "masters": schemas.MastersReport,
+    "campaigns": schemas.CampaignsReport,
+    "operators": schemas.OperatorsReport,
+    "summary": schemas.SummaryReport,
+}
+SUMMARIES = {
+    "cities": "Requests, conversion, money and cash per city",
+    "masters": "Assignments, conversion, money and earnings per master",
+    "campaigns": "Calls, requests, conversion, ad spend, cost per request and ROI per campaign",
+    "operators": "Requests handled, booked, refused and not reached per operator",
+    "summary": "Dashboard tiles: today and the period, per city",
+}
+READ_BY = {
+    "cities": "admin, directors (their cities)",
+    "masters": "admin, directors (their cities)",
+    "campaigns": "admin, directors and marketers (their cities)",
+    "operators": "admin, directors (their cities), an operator (their own row)",
+    "summary": "admin, directors and marketers (their cities)",
+}
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The report."}
+}
+
+
+def _mount(name: str) -> None:
+    async def endpoint(
+        request: Request,
+        principal: SignedIn,
+        runtime: Runtime,
+        cache: CacheDep,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        city_id: IdQuery = None,
+        format: Format = "json",
+        lang: Lang = None,
+        accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> Any:
+        query = service.ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
+        body = await service.run(request.app.state.database, cache, principal, name, query, runtime.business_timezone)
+        if format == "csv":
+            period = body["period"]
+            filename = f"{name}-{period['date_from']}-{period['date_to']}.csv"
+            return Response(
+                to_csv(name, body, language(lang, accept_language)),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        return body
+
+    router.add_api_route(
+        f"/reports/{name}",
+        endpoint,
+        methods=["GET"],
+        response_model=MODELS[name],
+        responses=CSV_RESPONSE,
+        summary=SUMMARIES[name],
+        description=(
+            f"Read by {READ_BY[name]}. Aggregated in SQL over every matching row; periods in each city's time zone; "
+            "rates are percentages as strings, null when the denominator is zero. Definitions: docs/reports.md."
+        ),
+        name=f"report_{name}",
+    )
+
+
+for _name in service.REPORTS:
+    _mount(_name)

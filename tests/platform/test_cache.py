@@ -1,0 +1,154 @@
+"""The cache (SPEC §9): tags, generations, one computation per key, Redis shared by processes, the in-process
+fallback while Redis is away and the hand-back (with the invalidations made meanwhile) when it returns."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from leadflow.platform import cache as cache_module
+from leadflow.platform.cache import Cache
+from tests.support.redis_server import PrivateRedis
+
+
+def counter() -> tuple[list[int], Any]:
+    calls: list[int] = []
+
+    async def compute() -> dict[str, int]:
+        calls.append(1)
+        await asyncio.sleep(0.01)
+        return {"n": len(calls)}
+
+    return calls, compute
+
+
+async def test_hit_miss_and_tag_invalidation_in_memory() -> None:
+    cache = Cache(None, "t", 60)
+    _calls, compute = counter()
+    first = await cache.get_or_compute("reports", {"a": 1}, ["city:1"], compute)
+    again = await cache.get_or_compute("reports", {"a": 1}, ["city:1"], compute)
+    assert first == again == {"n": 1}
+    other = await cache.get_or_compute("reports", {"a": 2}, ["city:2"], compute)
+    assert other == {"n": 2}  # another key is another entry
+
+    await cache.invalidate(["city:1"])
+    assert await cache.get_or_compute("reports", {"a": 1}, ["city:1"], compute) == {"n": 3}
+    assert await cache.get_or_compute("reports", {"a": 2}, ["city:2"], compute) == {"n": 2}  # untouched
+    stats = await cache.describe()
+    assert stats["backend"] == "memory"
+    assert (stats["hits"], stats["misses"]) == (2, 3)
+    assert stats["hit_rate"] == "40.00"
+
+
+async def test_concurrent_misses_of_one_key_compute_once() -> None:
+    cache = Cache(None, "t", 60)
+    calls, compute = counter()
+    results = await asyncio.gather(*(cache.get_or_compute("m", {"k": 1}, [], compute) for _ in range(20)))
+    assert len(calls) == 1
+    assert all(r == {"n": 1} for r in results)
+
+
+async def test_a_refused_value_is_not_stored_and_a_failure_is_not_cached() -> None:
+    cache = Cache(None, "t", 60)
+    calls, compute = counter()
+    await cache.get_or_compute("m", {"k": 1}, [], compute, store=lambda _: False)
+    await cache.get_or_compute("m", {"k": 1}, [], compute, store=lambda _: False)
+    assert len(calls) == 2
+
+    async def broken() -> Any:
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await cache.get_or_compute("m", {"k": 2}, [], broken)
+    assert await cache.get_or_compute("m", {"k": 2}, [], compute) == {"n": 3}
+
+
+async def test_a_write_during_the_computation_makes_its_result_stale() -> None:
+    """The entry is stored under the generations read before computing: an invalidation that lands meanwhile
+    makes the next read a miss instead of serving what the write changed."""
+    cache = Cache(None, "t", 60)
+    calls: list[int] = []
+
+    async def slow() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            await cache.invalidate(["city:1"])  # a write commits while the report is being computed
+        return len(calls)
+
+    assert await cache.get_or_compute("r", {}, ["city:1"], slow) == 1
+    assert await cache.get_or_compute("r", {}, ["city:1"], slow) == 2
+
+
+async def test_redis_is_shared_and_invalidation_reaches_every_process(redis_url: str) -> None:
+    prefix = f"t{id(object())}"
+    one_redis, two_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    one, two = Cache(one_redis, prefix, 60), Cache(two_redis, prefix, 60)
+    await one.start()
+    await two.start()
+    try:
+        await asyncio.sleep(0.2)  # both listening
+        calls, compute = counter()
+        assert await one.get_or_compute("r", {"x": 1}, ["city:5"], compute) == {"n": 1}
+        assert await two.get_or_compute("r", {"x": 1}, ["city:5"], compute) == {"n": 1}  # the other process's entry
+        assert len(calls) == 1
+        assert (await two.describe())["backend"] == "redis"
+
+        await one.invalidate(["city:5"])
+        assert await two.get_or_compute("r", {"x": 1}, ["city:5"], compute) == {"n": 2}
+        # The published bump also reached the other process's in-process generations (its fallback store).
+        for _ in range(50):
+            if two._memory.generations(["city:5"]) == [1]:
+                break
+            await asyncio.sleep(0.02)
+        assert two._memory.generations(["city:5"]) == [1]
+    finally:
+        await one.stop()
+        await two.stop()
+        await one_redis.aclose()
+        await two_redis.aclose()
+
+
+async def test_falls_back_while_redis_is_down_and_hands_back_with_the_missed_invalidations(
+    private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "RETRY_REDIS_AFTER_S", 0.2)
+    writer_redis = Redis.from_url(private_redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    reader_redis = Redis.from_url(private_redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    writer, reader = Cache(writer_redis, "t", 60), Cache(reader_redis, "t", 60)
+    try:
+        _calls, compute = counter()
+        assert await reader.get_or_compute("r", {}, ["city:1"], compute) == {"n": 1}  # stored in Redis
+
+        private_redis.stop()
+        before = cache_module.FALLBACKS._value.get()
+        # Redis is gone: both keep answering from their own memory, counted.
+        assert await reader.get_or_compute("r", {}, ["city:1"], compute) == {"n": 2}
+        assert await reader.get_or_compute("r", {}, ["city:1"], compute) == {"n": 2}
+        await writer.invalidate(["city:1"])  # a write while Redis is away
+        stats = await reader.describe()
+        assert stats["backend"] == "memory (Redis unavailable)"
+        assert stats["fallbacks"] >= 2
+        assert cache_module.FALLBACKS._value.get() > before
+
+        private_redis.start()  # an empty Redis on the same port ... or the old one back with the old entry:
+        await writer_redis.set("t:cache:probe", "1")  # the writer's client reconnects
+        await asyncio.sleep(0.3)
+        # The writer hands back on its next operation and replays the invalidation it made meanwhile.
+        await writer.get_or_compute("other", {}, [], compute)
+        assert (await writer.describe())["backend"] == "redis"
+        generation = await writer_redis.get("t:cache:gen:city:1")
+        assert generation is not None and int(generation) >= 1
+    finally:
+        await writer_redis.aclose()
+        await reader_redis.aclose()
+
+
+def test_keys_never_come_from_a_url_alone() -> None:
+    cache = Cache(None, "t", 60)
+    assert cache.key("reports", {"report": "cities", "cities": [1]}) != cache.key(
+        "reports", {"report": "cities", "cities": [2]}
+    )
+    assert cache.key("reports", {"b": 1, "a": 2}) == cache.key("reports", {"a": 2, "b": 1})
