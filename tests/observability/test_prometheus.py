@@ -114,6 +114,7 @@ def test_several_server_processes_answer_as_one(database_url: str, tmp_path: Pat
             for _ in range(6):  # whichever process answers the scrape, it counts all 40
                 text = client.get("/metrics").text
                 assert samples(text, "http_requests_total", route="/health/live", status="200") >= 40
+                assert samples(text, "leadflow_build_info") == 1
         # Both processes wrote samples (one file per metric type and process id).
         pids = {p.stem.rsplit("_", 1)[-1] for p in (tmp_path / "data" / "prometheus").glob("counter_*.db")}
         assert len(pids) >= 2, pids

@@ -6,12 +6,14 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, current_principal
 from leadflow.administration.dependencies import Runtime
 from leadflow.observability import business
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.cache import Cache, get_cache
+from leadflow.platform.db import get_session, release
 from leadflow.platform.metrics import CONTENT_TYPE, METRICS_PATH, exposition
 from leadflow.platform.problems import PROBLEM_RESPONSES, Forbidden, Unauthenticated
 from leadflow.platform.schemas import IdQuery
@@ -23,7 +25,7 @@ router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 CacheDep = Annotated[Cache, Depends(get_cache)]
 
 
-def _may_scrape(request: Request) -> None:
+def may_scrape(request: Request) -> None:
     """With METRICS_TOKEN: that bearer token (401 otherwise). Without: a client from METRICS_ALLOW (403)."""
     settings = request.app.state.settings
     if settings.metrics_token:
@@ -42,11 +44,14 @@ def _may_scrape(request: Request) -> None:
 @router.get(
     METRICS_PATH,
     response_class=Response,
+    dependencies=[Depends(may_scrape)],  # checked before anything touches the database
     summary="Prometheus metrics (bearer METRICS_TOKEN, or a client from METRICS_ALLOW)",
     responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text format 0.0.4."}},
 )
-async def prometheus(request: Request, cache: CacheDep, runtime: Runtime) -> Response:
-    _may_scrape(request)
+async def prometheus(
+    request: Request, cache: CacheDep, runtime: Runtime, session: Annotated[AsyncSession, Depends(get_session)]
+) -> Response:
+    await release(session)  # a snapshot computed here reads on sessions of its own
     families = await business.snapshot_families(request.app.state.database, cache, runtime.business_timezone)
     return Response(exposition(families), media_type=CONTENT_TYPE)
 
@@ -65,10 +70,12 @@ async def business_metrics(
     principal: Annotated[Principal, Depends(current_principal)],
     runtime: Runtime,
     cache: CacheDep,
+    session: Annotated[AsyncSession, Depends(get_session)],
     date_from: DateFrom = None,
     date_to: DateTo = None,
     city_id: IdQuery = None,
 ) -> dict[str, Any]:
+    await release(session)  # each aggregate reads on a session of its own
     query = ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
     return await business.business_metrics(
         request.app.state.database, cache, principal, query, runtime.business_timezone

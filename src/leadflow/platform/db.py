@@ -310,6 +310,13 @@ async def serialize(session: AsyncSession, namespace: str, key: str) -> None:
     )
 
 
+async def release(session: AsyncSession) -> None:
+    """End the session's (read-only) transaction so that its pooled connection goes back to the pool: for a request
+    that has read what it needed on its own session (the caller, the runtime settings) and now works on sessions of
+    its own. Holding one connection while waiting for others is how concurrent callers deadlock a pool."""
+    await session.rollback()
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """FastAPI dependency: the request's one session. Services commit; anything uncommitted is rolled back."""
     database: Database = request.app.state.database

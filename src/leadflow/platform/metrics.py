@@ -18,7 +18,6 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    Info,
     disable_created_metrics,
     generate_latest,
     multiprocess,
@@ -42,8 +41,9 @@ HTTP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 IN_PROGRESS = Gauge("http_requests_in_progress", "Requests being served.", ["method"], multiprocess_mode="livesum")
-BUILD = Info("leadflow_build", "The running version.")
-BUILD.info({"version": __version__})
+# A gauge rather than an Info: Info is not supported in multiprocess mode.
+BUILD = Gauge("leadflow_build_info", "The running version (always 1).", ["version"], multiprocess_mode="max")
+BUILD.labels(__version__).set(1)
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:

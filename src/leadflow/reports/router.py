@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, current_principal
 from leadflow.administration.dependencies import Runtime
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.cache import Cache, get_cache
+from leadflow.platform.db import get_session, release
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import IdQuery
 from leadflow.reports import schemas, service
@@ -19,6 +21,7 @@ from leadflow.reports.export import language, to_csv
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"], responses=PROBLEM_RESPONSES)
 CacheDep = Annotated[Cache, Depends(get_cache)]
+Session = Annotated[AsyncSession, Depends(get_session)]
 SignedIn = Annotated[Principal, Depends(current_principal)]
 DateFrom = Annotated[
     dt.date | None,
@@ -62,6 +65,7 @@ def _mount(name: str) -> None:
         principal: SignedIn,
         runtime: Runtime,
         cache: CacheDep,
+        session: Session,
         date_from: DateFrom = None,
         date_to: DateTo = None,
         city_id: IdQuery = None,
@@ -69,6 +73,7 @@ def _mount(name: str) -> None:
         lang: Lang = None,
         accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
     ) -> Any:
+        await release(session)  # the report reads on sessions of its own
         query = service.ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
         body = await service.run(request.app.state.database, cache, principal, name, query, runtime.business_timezone)
         if format == "csv":
