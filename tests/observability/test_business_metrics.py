@@ -139,3 +139,54 @@ async def test_completed_at_in_the_city_zone_decides_the_day(h: Harness) -> None
     assert body["revenue_daily"] == [{"date": "2026-04-01", "revenue": "700.00", "done": 1}]
     march = (await t.admin.get(URL, params={"date_from": "2026-03-01", "date_to": "2026-03-31"})).json()
     assert march["revenue_daily"] == []
+
+
+async def test_reports_and_metrics_read_the_replica_when_it_answers(
+    harness_factory: Any, database_url: str, tmp_path: Any
+) -> None:
+    """A replica that lags (here: an empty database with the schema) is what reports read; the primary is not."""
+    replica = await _empty_database_like(database_url, tmp_path)
+    try:
+        h: Harness = await harness_factory(database_replica_url=replica)
+        t = await team(h)
+        await reach(t, "new")
+        # The request list reads the primary; the report and the metrics read the (empty) replica.
+        assert (await t.director.get("/api/v1/requests")).json()["total"] == 1
+        assert (await t.admin.get("/api/v1/reports/cities")).json()["items"] == []
+        assert (await t.admin.get(URL)).json()["requests_total"] == 0
+    finally:
+        await _drop_database(replica)
+
+
+async def _empty_database_like(database_url: str, tmp_path: Any) -> str:
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from leadflow.platform.migrations import upgrade
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        replica = f"sqlite+aiosqlite:///{tmp_path / 'replica.db'}"
+    else:
+        name = f"{url.database}_replica"
+        engine = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await engine.dispose()
+        replica = url.set(database=name).render_as_string(hide_password=False)
+    await asyncio.to_thread(upgrade, replica)
+    return replica
+
+
+async def _drop_database(replica: str) -> None:
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = make_url(replica)
+    if url.get_backend_name() == "sqlite":
+        return
+    engine = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    await engine.dispose()
