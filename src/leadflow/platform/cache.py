@@ -37,11 +37,13 @@ HITS = Counter("leadflow_cache_hits_total", "Cache hits.", ["namespace"])
 MISSES = Counter("leadflow_cache_misses_total", "Cache misses (computed and stored).", ["namespace"])
 FALLBACKS = Counter("leadflow_cache_fallbacks_total", "Cache operations Redis failed and the in-process cache served.")
 INVALIDATIONS = Counter("leadflow_cache_invalidations_total", "Cache tags invalidated by writes.")
+# Labelled so that a deployment without Redis exports no sample at all (rather than a 0 an alert would page on).
 REDIS_UP = Gauge(
     "leadflow_redis_up",
     "1 while the cache reaches Redis, 0 while it runs on its in-process fallback.",
+    ["client"],
     multiprocess_mode="livemin",
-)
+).labels("cache")
 
 RETRY_REDIS_AFTER_S = 5.0
 GENERATION_TTL_S = 7 * 24 * 3600  # far longer than any entry lives

@@ -43,9 +43,10 @@ from leadflow.platform.settings import Settings
 
 log = structlog.get_logger("leadflow.jobs")
 
-JOB_RUNS = Counter("leadflow_job_runs_total", "Background job runs by job and result.", ["job", "result"])
-JOB_DURATION = Histogram("leadflow_job_duration_seconds", "Background job run time.", ["job"])
-JOB_SKIPPED = Counter("leadflow_job_slots_lost_total", "Schedule slots another process claimed first.", ["job"])
+# The label is `task`, not `job`: Prometheus's own target label `job` would shadow it (stored as exported_job).
+JOB_RUNS = Counter("leadflow_job_runs_total", "Background job runs by task and result.", ["task", "result"])
+JOB_DURATION = Histogram("leadflow_job_duration_seconds", "Background job run time.", ["task"])
+JOB_SKIPPED = Counter("leadflow_job_slots_lost_total", "Schedule slots another process claimed first.", ["task"])
 
 JobFunc = Callable[[], Awaitable[dict[str, Any] | None]]
 KEEP_RUNS = dt.timedelta(days=14)
