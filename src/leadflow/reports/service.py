@@ -145,12 +145,13 @@ def _sum(column: Any) -> Any:
     return func.coalesce(func.sum(column), 0)
 
 
-def _total(items: list[Any], field: str) -> int:
-    return sum(int(getattr(i, field)) for i in items)
+def _summed(items: list[Any], fields: Iterable[str]) -> dict[str, Any]:
+    """The totals row's base figures: each field added up over the items (money stays Decimal, counts int)."""
+    return {f: sum((getattr(i, f) for i in items), start=ZERO if _is_money(items, f) else 0) for f in fields}
 
 
-def _money_total(items: list[Any], field: str) -> Decimal:
-    return sum((Decimal(getattr(i, field)) for i in items), ZERO)
+def _is_money(items: list[Any], field: str) -> bool:
+    return bool(items) and isinstance(getattr(items[0], field), Decimal)
 
 
 async def _rows(session: AsyncSession, query: Select[Any] | Any) -> dict[Any, Any]:
@@ -308,11 +309,7 @@ async def masters(session: AsyncSession, scope: Scope) -> s.MastersReport:
     items = []
     for master_id, name, status, city_id in people:
         c, d, n = created.get(master_id), completed.get(master_id), now.get(master_id)
-        last = n[2] if n else None
-        if last is not None and last.tzinfo is None:  # SQLite's max() hands back the stored naive UTC text
-            last = last.replace(tzinfo=dt.UTC)
-        elif isinstance(last, str):
-            last = dt.datetime.fromisoformat(last).replace(tzinfo=dt.UTC)
+        last = n[2] if n else None  # max() keeps the column's type: an aware UTC datetime on both backends
         items.append(
             s.MasterItem(
                 master_id=master_id,
@@ -332,15 +329,7 @@ async def masters(session: AsyncSession, scope: Scope) -> s.MastersReport:
             )
         )
     totals = s.MasterFigures(
-        **_master_figures(
-            assigned=_total(items, "assigned"),
-            done=_total(items, "done"),
-            refused=_total(items, "refused"),
-            in_work=_total(items, "in_work"),
-            revenue=_money_total(items, "revenue"),
-            net=_money_total(items, "net"),
-            handover=_money_total(items, "handover"),
-        )
+        **_master_figures(**_summed(items, ("assigned", "done", "refused", "in_work", "revenue", "net", "handover")))
     )
     return s.MastersReport(items=items, totals=totals, period=scope.period)
 
@@ -421,14 +410,9 @@ async def campaigns(session: AsyncSession, scope: Scope) -> s.CampaignsReport:
         )
     totals = s.CampaignFigures(
         **_campaign_figures(
-            calls=_total(items, "calls"),
-            requests_total=_total(items, "requests_total"),
-            first_time=_total(items, "first_time"),
-            repeat=_total(items, "repeat"),
-            done=_total(items, "done"),
-            revenue=_money_total(items, "revenue"),
-            handover=_money_total(items, "handover"),
-            ad_spend=_money_total(items, "ad_spend"),
+            **_summed(
+                items, ("calls", "requests_total", "first_time", "repeat", "done", "revenue", "handover", "ad_spend")
+            )
         )
     )
     return s.CampaignsReport(items=items, totals=totals, period=scope.period)
@@ -509,9 +493,7 @@ async def operators(session: AsyncSession, scope: Scope, principal: Principal) -
             )
         )
     totals = s.OperatorFigures(
-        **_operator_figures(
-            **{f: sum(getattr(i, f) for i in items) for f in ("requests_total", "booked", "refused", "not_reached")}
-        )
+        **_operator_figures(**_summed(items, ("requests_total", "booked", "refused", "not_reached")))
     )
     return s.OperatorsReport(items=items, totals=totals, period=scope.period)
 
@@ -568,16 +550,9 @@ async def summary(session: AsyncSession, scope: Scope) -> s.SummaryReport:
         )
     totals = s.SummaryFigures(
         today=s.Today(
-            requests_total=sum(i.today.requests_total for i in items),
-            done=sum(i.today.done for i in items),
-            revenue=sum((i.today.revenue for i in items), ZERO),
-            cash_net=sum((i.today.cash_net for i in items), ZERO),
+            **_summed([i.today for i in items], ("requests_total", "done", "revenue", "cash_net")),
         ),
-        requests_total=sum(i.requests_total for i in items),
-        done=sum(i.done for i in items),
-        revenue=sum((i.revenue for i in items), ZERO),
-        cash_net=sum((i.cash_net for i in items), ZERO),
-        in_work=sum(i.in_work for i in items),
+        **_summed(items, ("requests_total", "done", "revenue", "cash_net", "in_work")),
     )
     return s.SummaryReport(items=items, totals=totals, period=scope.period)
 
