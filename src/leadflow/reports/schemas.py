@@ -50,9 +50,14 @@ class CityFigures(BaseModel):
     average_check: MoneyOut | None
 
 
-class CityItem(CityFigures):
+class CityKey(BaseModel):
     city_id: int
     city_name: str
+
+
+# Items list their key first: class Item(Figures, Key) puts Key's fields before Figures' (pydantic follows the MRO).
+class CityItem(CityFigures, CityKey):
+    pass
 
 
 class MasterFigures(BaseModel):
@@ -68,12 +73,16 @@ class MasterFigures(BaseModel):
     average_check: MoneyOut | None
 
 
-class MasterItem(MasterFigures):
+class MasterKey(BaseModel):
     master_id: int
     master_name: str
     city_id: int
     status: str
     last_activity_at: UtcDateTime | None
+
+
+class MasterItem(MasterFigures, MasterKey):
+    pass
 
 
 class CampaignFigures(BaseModel):
@@ -90,11 +99,15 @@ class CampaignFigures(BaseModel):
     roi: Rate
 
 
-class CampaignItem(CampaignFigures):
+class CampaignKey(BaseModel):
     campaign_id: int
     campaign_name: str
     city_id: int
     channel: str | None
+
+
+class CampaignItem(CampaignFigures, CampaignKey):
+    pass
 
 
 class OperatorFigures(BaseModel):
@@ -105,9 +118,13 @@ class OperatorFigures(BaseModel):
     booking_rate: Rate
 
 
-class OperatorItem(OperatorFigures):
+class OperatorKey(BaseModel):
     operator_id: int
     operator_name: str
+
+
+class OperatorItem(OperatorFigures, OperatorKey):
+    pass
 
 
 class Today(BaseModel):
@@ -126,9 +143,8 @@ class SummaryFigures(BaseModel):
     in_work: int
 
 
-class SummaryItem(SummaryFigures):
-    city_id: int
-    city_name: str
+class SummaryItem(SummaryFigures, CityKey):
+    pass
 
 
 CitiesReport = Report[CityItem, CityFigures]
