@@ -295,6 +295,7 @@ async def _worker(settings: Settings) -> None:
     from leadflow.platform.cache import Cache
     from leadflow.platform.db import Database
     from leadflow.platform.logging import configure_logging
+    from leadflow.platform.metrics import serve_worker_metrics
     from leadflow.platform.redis import create_redis
     from leadflow.platform.storage import create_storage
     from leadflow.tasks import build_jobs
@@ -308,6 +309,7 @@ async def _worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    serve_worker_metrics(settings)
     mode = "in-process (no Redis)" if jobs.in_process else "Redis queue"
     schedule = ", ".join(f"{s.job} every {s.every_s} s" for s in jobs.schedules)
     print(f"worker {jobs.holder} running: {mode}; {schedule}", flush=True)

@@ -59,6 +59,8 @@ async def warm_cache(settings: Settings, database: Database, cache: Cache) -> No
         (catalog.transaction_types, catalog_schemas.TransactionTypeOut),
     )
     try:
+        # Reference rows may have changed while no process was running (a migration, `seed-demo`): start clean.
+        await cache.invalidate(f"ref:{svc.model.__tablename__}" for svc, _ in reference)
         async with database.session() as session:
             for svc, out in reference:
                 await svc.cached_page(session, cache, out, PageParams(page=1, per_page=50))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -125,7 +127,14 @@ async def test_the_redis_worker_runs_what_another_process_queued(h: Harness, red
 @pytest.mark.slow
 async def test_two_worker_processes_run_each_slot_once(h: Harness, database_url: str, tmp_path: Path) -> None:
     extra = {"redis_url": REDIS_URL, "redis_prefix": h.settings.redis_prefix} if REDIS_URL else {}
-    env = cli_env(database_url, tmp_path / "data", housekeeping_interval_s=1, recordings_interval_s=3600, **extra)
+    env = cli_env(
+        database_url,
+        tmp_path / "data",
+        housekeeping_interval_s=1,
+        recordings_interval_s=3600,
+        worker_metrics_port=0,
+        **extra,
+    )
     workers = [
         subprocess.Popen(
             [sys.executable, "-m", "leadflow", "worker"],
@@ -183,3 +192,41 @@ async def test_runs_of_one_job_never_overlap(h: Harness) -> None:
     assert [r.status for r in await runs(h.database, "test.slow")] == ["ok", "skipped", "ok"]
     assert len(started) == 2
     await jobs.shutdown()
+
+
+@pytest.mark.slow
+async def test_a_worker_serves_its_job_metrics(h: Harness, database_url: str, tmp_path: Path) -> None:
+    """With Redis the jobs run in `leadflow worker`, which has no API: its job metrics have their own listener."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    extra = {"redis_url": REDIS_URL, "redis_prefix": h.settings.redis_prefix} if REDIS_URL else {}
+    env = cli_env(
+        database_url,
+        tmp_path / "data",
+        housekeeping_interval_s=1,
+        recordings_interval_s=3600,
+        worker_metrics_port=port,
+        **extra,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leadflow", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("worker ")
+        text = ""
+        async with httpx.AsyncClient(timeout=2) as client:
+            for _ in range(50):
+                await asyncio.sleep(0.2)
+                try:
+                    text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+                except httpx.HTTPError:
+                    continue
+                if 'leadflow_job_runs_total{result="ok",task="platform.housekeeping"}' in text:
+                    break
+        assert 'leadflow_job_runs_total{result="ok",task="platform.housekeeping"}' in text, text[-2000:]
+        assert "leadflow_job_duration_seconds_bucket" in text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0

@@ -36,6 +36,7 @@ def label_values(text: str, name: str, label: str) -> set[str]:
 async def test_loopback_scrapes_and_routes_are_templates(h: Harness) -> None:
     t = await team(h)
     req = await create(t.operator, t.city.id)
+    assert (await h.app.state.jobs.run_now("metrics.business")).status == "ok"  # the job computes the gauges
     assert (await t.operator.get(f"/api/v1/requests/{req['id']}")).status_code == 200
     assert (await t.operator.get("/api/v1/no/such/path/123")).status_code == 404
     response = await h.client.get("/metrics")
@@ -54,6 +55,17 @@ async def test_loopback_scrapes_and_routes_are_templates(h: Harness) -> None:
     assert samples(response.text, "leadflow_build_info") == 1
     assert samples(response.text, "leadflow_requests", city=t.city.name, status="new") == 1
     assert samples(response.text, "leadflow_business_snapshot_timestamp_seconds") > 0
+
+
+async def test_a_scrape_does_not_need_the_database(harness_factory: Any) -> None:
+    """The HTTP, pool and cache metrics matter most when the database is down: a scrape never touches it."""
+    h: Harness = await harness_factory(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/none")
+    assert (await h.client.get("/api/v1/cities")).status_code in (401, 503)
+    response = await h.client.get("/metrics")
+    assert response.status_code == 200
+    assert "http_requests_total" in response.text
+    # No snapshot yet: the gauge has no sample (absent, not 0).
+    assert "\nleadflow_business_snapshot_timestamp_seconds " not in response.text
 
 
 async def test_other_addresses_are_refused_unless_allowed(harness_factory: Any) -> None:

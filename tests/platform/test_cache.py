@@ -139,7 +139,7 @@ async def test_falls_back_while_redis_is_down_and_hands_back_with_the_missed_inv
         # The writer hands back on its next operation and replays the invalidation it made meanwhile.
         await writer.get_or_compute("other", {}, [], compute)
         assert (await writer.describe())["backend"] == "redis"
-        generation = await writer_redis.get("t:cache:gen:city:1")
+        generation = await writer_redis.get(writer._generation_key("city:1"))
         assert generation is not None and int(generation) >= 1
     finally:
         await writer_redis.aclose()
@@ -152,3 +152,89 @@ def test_keys_never_come_from_a_url_alone() -> None:
         "reports", {"report": "cities", "cities": [2]}
     )
     assert cache.key("reports", {"b": 1, "a": 2}) == cache.key("reports", {"a": 2, "b": 1})
+
+
+async def test_a_read_after_a_write_does_not_join_a_computation_that_started_before_it() -> None:
+    cache = Cache(None, "t", 60)
+    release = asyncio.Event()
+    state = {"value": "old"}
+
+    async def slow() -> str:
+        seen = state["value"]
+        await release.wait()
+        return seen
+
+    leader = asyncio.create_task(cache.get_or_compute("r", {}, ["city:1"], slow))
+    await asyncio.sleep(0.01)  # the leader is computing with the old data
+    state["value"] = "new"
+    await cache.invalidate(["city:1"])  # the write commits
+
+    async def fresh() -> str:
+        return state["value"]
+
+    assert await cache.get_or_compute("r", {}, ["city:1"], fresh) == "new"
+    release.set()
+    assert await leader == "old"
+
+
+async def test_a_cancelled_computation_does_not_fail_the_callers_waiting_for_it() -> None:
+    cache = Cache(None, "t", 60)
+    started = asyncio.Event()
+
+    async def slow() -> int:
+        started.set()
+        await asyncio.sleep(10)
+        return 1
+
+    leader = asyncio.create_task(cache.get_or_compute("r", {}, [], slow))
+    await started.wait()
+
+    async def quick() -> int:
+        return 2
+
+    follower = asyncio.create_task(cache.get_or_compute("r", {}, [], quick))
+    await asyncio.sleep(0.01)
+    leader.cancel()  # a shutdown or a timeout cancels the computing request
+    assert await follower == 2  # the waiting caller computes it itself
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+
+
+async def test_right_after_a_write_the_computation_prefers_the_primary() -> None:
+    cache = Cache(None, "t", 60)
+    seen: list[bool] = []
+
+    async def compute() -> int:
+        seen.append(cache_module.PREFER_PRIMARY.get())
+        return len(seen)
+
+    await cache.get_or_compute("r", {"a": 1}, ["city:1"], compute)
+    await cache.invalidate(["city:1"])
+    await cache.get_or_compute("r", {"a": 1}, ["city:1"], compute)
+    assert seen == [False, True]
+    assert cache_module.PREFER_PRIMARY.get() is False
+
+
+async def test_redis_up_returns_to_one_without_any_write_during_the_outage(
+    private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "RETRY_REDIS_AFTER_S", 0.2)
+    redis = Redis.from_url(private_redis.url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    cache = Cache(redis, "t", 60)
+    try:
+        _, compute = counter()
+        await cache.get_or_compute("r", {}, [], compute)
+        private_redis.stop()
+        await cache.get_or_compute("r", {}, [], compute)
+        assert cache_module.REDIS_UP._value.get() == 0
+        private_redis.start()
+        await asyncio.sleep(0.3)
+        for _ in range(20):
+            await cache.get_or_compute("r", {}, [], compute)
+            if cache_module.REDIS_UP._value.get() == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert cache_module.REDIS_UP._value.get() == 1
+        assert (await cache.describe())["backend"] == "redis"
+    finally:
+        await redis.aclose()

@@ -22,6 +22,7 @@ from leadflow.platform.problems import Conflict, FieldError, NotFound
 from leadflow.platform.schemas import Page, PageParams, PatchModel
 
 M = TypeVar("M", City, RequestType, Direction, TransactionType)
+CACHED_PAGES = 5
 REFERENCE_TTL_S = 24 * 3600  # "until changed": a write invalidates it; the expiry only bounds memory
 
 
@@ -54,7 +55,9 @@ class ReferenceService(Generic[M]):
             rows, total = await self.list(session, page, active=active, q=q)
             return Page[out].model_validate(page.envelope(rows, total), from_attributes=True).model_dump(mode="json")  # type: ignore[valid-type]
 
-        parts = {"table": table, "active": active, "q": q, "page": page.page, "per_page": page.per_page}
+        if q or page.page > CACHED_PAGES:  # searches and deep pages are not worth a cache entry (nor a flood of them)
+            return await compute()
+        parts = {"table": table, "active": active, "page": page.page, "per_page": page.per_page}
         result: dict[str, Any] = await cache.get_or_compute(
             "reference", parts, [f"ref:{table}"], compute, ttl_s=REFERENCE_TTL_S
         )

@@ -349,16 +349,12 @@ async def refresh_snapshot(database: Database, cache: Cache, zone: str) -> dict[
 SNAPSHOT_TTL_S = 600
 
 
-async def snapshot_families(database: Database, cache: Cache, zone: str) -> list[Metric]:
-    """The business gauges for a scrape: the job's latest snapshot, or (none yet, e.g. just started) one computed
-    now and shared the same way."""
-
-    async def compute() -> dict[str, Any]:
-        return await compute_snapshot(database, zone)
-
-    snap: dict[str, Any] = await cache.get_or_compute(
-        SNAPSHOT_NAMESPACE, SNAPSHOT_PARTS, [], compute, ttl_s=SNAPSHOT_TTL_S
-    )
+async def snapshot_families(cache: Cache) -> list[Metric]:
+    """The business gauges for a scrape: the job's latest snapshot from the cache. A scrape never touches the
+    database, so the HTTP, pool and cache metrics keep coming when the database is down or its pool exhausted; with
+    no snapshot yet (or for too long) the gauges are absent and `leadflow_business_snapshot_timestamp_seconds` says
+    how old they are."""
+    snap: dict[str, Any] = await cache.peek(SNAPSHOT_NAMESPACE, SNAPSHOT_PARTS) or {}
     requests = GaugeMetricFamily("leadflow_requests", "Live requests by city and status.", labels=["city", "status"])
     for city, status, n in snap.get("requests") or []:
         requests.add_metric([city, status], n)
@@ -379,5 +375,6 @@ async def snapshot_families(database: Database, cache: Cache, zone: str) -> list
     at = GaugeMetricFamily(
         "leadflow_business_snapshot_timestamp_seconds", "When the business gauges were computed (Unix time)."
     )
-    at.add_metric([], snap.get("at") or 0)
+    if snap.get("at") is not None:
+        at.add_metric([], snap["at"])
     return [requests, conversion, revenue, recordings, last, at]

@@ -23,6 +23,7 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ import structlog
 from fastapi import Request
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
+
+from leadflow import __version__
 
 log = structlog.get_logger("leadflow.cache")
 
@@ -48,6 +51,8 @@ REDIS_UP = Gauge(
 RETRY_REDIS_AFTER_S = 5.0
 GENERATION_TTL_S = 7 * 24 * 3600  # far longer than any entry lives
 MEMORY_MAX_ENTRIES = 10_000
+RECENT_S = 10  # how long after a write its tags count as "just written": answers are then read from the primary
+PREFER_PRIMARY: ContextVar[bool] = ContextVar("prefer_primary", default=False)
 
 
 # Which writes invalidate what -------------------------------------------------------------------------------------
@@ -78,6 +83,7 @@ class MemoryStore:
     def __init__(self, max_entries: int = MEMORY_MAX_ENTRIES) -> None:
         self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._generations: dict[str, int] = {}
+        self._bumped_at: dict[str, float] = {}
         self._max = max_entries
 
     def get(self, key: str) -> str | None:
@@ -100,8 +106,14 @@ class MemoryStore:
         return [self._generations.get(tag, 0) for tag in tags]
 
     def bump(self, tags: Iterable[str]) -> None:
+        now = time.monotonic()
         for tag in tags:
             self._generations[tag] = self._generations.get(tag, 0) + 1
+            self._bumped_at[tag] = now
+
+    def recently_bumped(self, tags: list[str]) -> bool:
+        horizon = time.monotonic() - RECENT_S
+        return any(self._bumped_at.get(tag, 0.0) > horizon for tag in tags)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -121,7 +133,8 @@ class Stats:
 class Cache:
     def __init__(self, redis: Redis | None, prefix: str, ttl_s: int) -> None:
         self._redis = redis
-        self._prefix = f"{prefix}:cache"
+        # The version is part of every key: a deploy that changes an answer's shape never reads the old shape.
+        self._prefix = f"{prefix}:cache:{__version__}"
         self._channel = f"{prefix}:cache:invalidate"
         self.ttl_s = ttl_s
         self._memory = MemoryStore()
@@ -161,7 +174,9 @@ class Cache:
         try:
             if self._dirty:
                 await self._replay()
-            return True, await call(self._redis)
+            result = await call(self._redis)
+            REDIS_UP.set(1)
+            return True, result
         except Exception as exc:  # Redis away: answer from the in-process store rather than fail the request
             self._failed(operation, exc)
             return False, None
@@ -185,6 +200,9 @@ class Cache:
     def _generation_key(self, tag: str) -> str:
         return f"{self._prefix}:gen:{tag}"
 
+    def _recent_key(self, tag: str) -> str:
+        return f"{self._prefix}:recent:{tag}"
+
     # Reading and writing ----------------------------------------------------------------------------------------
     async def get_or_compute(
         self,
@@ -200,29 +218,50 @@ class Cache:
         (unless ``store(value)`` says no, e.g. for a partial answer). Concurrent misses of one key in this process
         compute once."""
         key, tag_list = self.key(namespace, parts), sorted(set(tags))
-        value, generations = await self._read(key, tag_list)
+        value, generations, recent = await self._read(key, tag_list)
         if value is not None:
             self.stats.hits[namespace] = self.stats.hits.get(namespace, 0) + 1
             HITS.labels(namespace).inc()
             return value
         self.stats.misses[namespace] = self.stats.misses.get(namespace, 0) + 1
         MISSES.labels(namespace).inc()
-        flight = self._flights.get(key)
+        # A caller joins a computation of the same key only if it started after the same writes (same generations):
+        # one that started before a write would hand the writer the old answer.
+        flight_key = f"{key}:{generations}"
+        flight = self._flights.get(flight_key)
         if flight is not None:
-            return await asyncio.shield(flight)
+            try:
+                return await asyncio.shield(flight)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this caller was cancelled
+                # The computing caller was cancelled (a timeout, a shutdown), not this one: compute it here.
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._flights[key] = future
+        self._flights.setdefault(flight_key, future)
+        # Right after a write a replica may not have it yet: read from the primary then (Database.read_session).
+        token = PREFER_PRIMARY.set(recent)
         try:
             value = await compute()
             future.set_result(value)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: a flight nobody else joined must not warn
             raise
         finally:
-            del self._flights[key]
+            PREFER_PRIMARY.reset(token)
+            if self._flights.get(flight_key) is future:
+                del self._flights[flight_key]
         if store(value):
             await self._write(key, {"g": generations, "v": value}, ttl_s or self.ttl_s)
+        return value
+
+    async def peek(self, namespace: str, parts: dict[str, Any]) -> Any:
+        """The cached value for ``parts`` (stored without tags), or None; never computes."""
+        value, _, _ = await self._read(self.key(namespace, parts), [])
         return value
 
     async def put(
@@ -231,20 +270,26 @@ class Cache:
         """Store ``value`` for ``parts`` now (a job refreshing what readers will ask for)."""
         tag_list = sorted(set(tags))
         key = self.key(namespace, parts)
-        _, generations = await self._read(key, tag_list)
+        _, generations, _ = await self._read(key, tag_list)
         await self._write(key, {"g": generations, "v": value}, ttl_s or self.ttl_s)
 
-    async def _read(self, key: str, tags: list[str]) -> tuple[Any, list[int]]:
+    async def _read(self, key: str, tags: list[str]) -> tuple[Any, list[int], bool]:
+        """The entry's value if its generations are current, the current generations, and whether any of the tags
+        was bumped in the last :data:`RECENT_S` seconds."""
         names = [self._generation_key(t) for t in tags]
-        ok, found = await self._redis_call("read", lambda r: r.mget([key, *names]))
+        recent_names = [self._recent_key(t) for t in tags]
+        ok, found = await self._redis_call("read", lambda r: r.mget([key, *names, *recent_names]))
         if ok:
-            raw, generations = found[0], [int(g) if g is not None else 0 for g in found[1:]]
+            raw = found[0]
+            generations = [int(g) if g is not None else 0 for g in found[1 : 1 + len(tags)]]
+            recent = any(r is not None for r in found[1 + len(tags) :])
         else:
             raw, generations = self._memory.get(key), self._memory.generations(tags)
+            recent = self._memory.recently_bumped(tags)
         if raw is None:
-            return None, generations
+            return None, generations, recent
         entry = json.loads(raw)
-        return (entry["v"] if entry["g"] == generations else None), generations
+        return (entry["v"] if entry["g"] == generations else None), generations, recent
 
     async def _write(self, key: str, entry: dict[str, Any], ttl_s: int) -> None:
         raw = json.dumps(entry, separators=(",", ":"))
@@ -273,6 +318,7 @@ class Cache:
             for tag in tags:
                 pipe.incr(self._generation_key(tag))
                 pipe.expire(self._generation_key(tag), GENERATION_TTL_S)
+                pipe.set(self._recent_key(tag), 1, ex=RECENT_S)
             pipe.publish(self._channel, json.dumps(tags))
             await pipe.execute()
 
@@ -315,7 +361,7 @@ class Cache:
             async def count(redis: Redis) -> int:
                 total = 0
                 async for name in redis.scan_iter(match=f"{self._prefix}:*", count=1000):
-                    total += not name.startswith(f"{self._prefix}:gen:".encode())
+                    total += not name.startswith((f"{self._prefix}:gen:".encode(), f"{self._prefix}:recent:".encode()))
                 return total
 
             ok, counted = await self._redis_call("stats", count)

@@ -34,7 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from leadflow.platform.cache import tags_of
+from leadflow.platform.cache import PREFER_PRIMARY, tags_of
 from leadflow.platform.concurrency import stale
 from leadflow.platform.dbmetrics import observe_pool
 from leadflow.platform.money import to_money
@@ -173,13 +173,15 @@ def _tags_of_statement(state: ORMExecuteState) -> None:
 
 
 @event.listens_for(TrackedSyncSession, "after_soft_rollback")
-def _forget_tags(session: Session, _previous: Any) -> None:
-    session.info.pop("cache_tags", None)
+def _forget_tags(session: Session, previous: Any) -> None:
+    if previous.parent is None:  # the whole transaction is gone; a savepoint's rollback keeps the outer writes
+        session.info.pop("cache_tags", None)
 
 
 class TrackedSession(AsyncSession):
     """An ``AsyncSession`` whose ``commit()`` invalidates the cache entries its writes made stale before it returns,
-    so that the writer's next read (and everyone else's) never gets the old answer."""
+    so that the writer's next read (and everyone else's) never gets the old answer. Commit with ``commit()``: an
+    ``async with session.begin():`` block commits without passing here."""
 
     sync_session_class = TrackedSyncSession
 
@@ -239,7 +241,8 @@ class Database:
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A read-only session for reports and metrics: on the replica when one is configured and answering, else
         on the primary (a failed replica is logged, counted, and left alone for half a minute)."""
-        if self.replica_sessionmaker is not None and time.monotonic() >= self._replica_down_until:
+        fresh = PREFER_PRIMARY.get()  # the cache asks for data written seconds ago, which a replica may not have yet
+        if self.replica_sessionmaker is not None and not fresh and time.monotonic() >= self._replica_down_until:
             async with self.replica_sessionmaker() as session:
                 try:
                     await session.connection()
@@ -250,7 +253,7 @@ class Database:
                 else:
                     yield session
                     return
-        elif self.replica_sessionmaker is not None:
+        elif self.replica_sessionmaker is not None and not fresh:
             REPLICA_FALLBACKS.inc()
         async with self.sessionmaker() as session:
             yield session

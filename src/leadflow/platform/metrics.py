@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+import structlog
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -21,12 +22,16 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client.core import Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from leadflow import __version__
+from leadflow.platform.settings import Settings
+
+log = structlog.get_logger("leadflow.metrics")
 
 disable_created_metrics()  # the *_created series double every counter and no rule or dashboard reads them
 METRICS_PATH = "/metrics"
@@ -44,6 +49,19 @@ IN_PROGRESS = Gauge("http_requests_in_progress", "Requests being served.", ["met
 # A gauge rather than an Info: Info is not supported in multiprocess mode.
 BUILD = Gauge("leadflow_build_info", "The running version (always 1).", ["version"], multiprocess_mode="max")
 BUILD.labels(__version__).set(1)
+
+
+def serve_worker_metrics(settings: Settings) -> None:
+    """`leadflow worker` has no HTTP API: its job and mailbox metrics are served on their own small listener
+    (WORKER_METRICS_HOST:WORKER_METRICS_PORT). A busy port is logged and the worker goes on without it."""
+    if not settings.worker_metrics_port:
+        return
+    try:
+        start_http_server(settings.worker_metrics_port, settings.worker_metrics_host)
+    except OSError as exc:
+        log.warning("worker_metrics_unavailable", port=settings.worker_metrics_port, error=str(exc))
+        return
+    log.info("worker_metrics", url=f"http://{settings.worker_metrics_host}:{settings.worker_metrics_port}/metrics")
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:

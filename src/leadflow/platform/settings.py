@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     ]
     cache_ttl_s: int = Field(default=300, ge=1)  # reports and business metrics
     business_metrics_interval_s: int = Field(default=60, ge=5)  # the business gauges of /metrics
+    worker_metrics_host: str = "127.0.0.1"  # where `leadflow worker` serves its own Prometheus metrics
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)  # 0: not served
     mango_api_key: str | None = None
     mango_api_salt: str | None = None
     imap_host: str | None = None

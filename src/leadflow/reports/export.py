@@ -90,11 +90,27 @@ COLUMNS: dict[str, list[Column]] = {
 TOTAL = {"ru": "Итого", "en": "Total"}
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _value(row: dict[str, Any], path: str) -> Any:
     value: Any = row
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
-    return "" if value is None else value
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _is_number(value):
+        # A name such as "=HYPERLINK(...)" would run as a formula in a spreadsheet: keep it text (OWASP CSV injection).
+        return "'" + value
+    return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def to_csv(report: str, body: dict[str, Any], lang: str) -> bytes:

@@ -597,7 +597,8 @@ async def run(
         "cities": scope.city_ids,
         "from": scope.date_from,
         "to": scope.date_to,
-        "today": sorted({str(today(c.timezone)) for c in scope.cities}),  # the summary's "today" moves at midnight
+        # The summary's "today" moves at each city's own midnight.
+        "today": [[c.id, str(today(c.timezone))] for c in scope.cities] if name == "summary" else None,
         "operator": principal.id if name == "operators" and principal.role is Role.operator else None,
     }
 
@@ -638,6 +639,9 @@ def _people(row: Any) -> set[str]:
     state = inspect(row)
     if state.pending or state.deleted or any(state.attrs[f].history.has_changes() for f in PEOPLE_FIELDS):
         return {"people"}
+    # Replacing the city list or the master profile removes rows as orphans, which a flush does not list as deleted.
+    if any(state.attrs[r].history.has_changes() for r in ("cities", "master")):
+        return {"people"}
     return set()
 
 
@@ -650,3 +654,6 @@ invalidated_by(User.__tablename__, _people)
 invalidated_by(UserCity.__tablename__, lambda row: {"people"})
 invalidated_by(MasterProfile.__tablename__, lambda row: {"people"})
 invalidated_by(City.__tablename__, lambda row: {"reports"})
+# A type's kind (income or expense) and code (first_time, repeat) decide which column a figure lands in.
+invalidated_by(TransactionType.__tablename__, lambda row: {"reports"})
+invalidated_by(RequestType.__tablename__, lambda row: {"reports"})
