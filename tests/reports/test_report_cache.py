@@ -52,3 +52,14 @@ async def test_csv_cells_never_start_a_formula(h: Harness) -> None:
     names = [row[0] for row in rows[1:-1]]
     assert names == ['\'=HYPERLINK("http://evil.example","x")']
     assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row)
+
+
+async def test_the_default_period_includes_every_citys_own_today(h: Harness) -> None:
+    """A city far east (UTC+14) is on tomorrow's date for most of the day in Moscow: what it did today counts."""
+    admin = await h.as_user(await h.user("admin"))
+    east = await h.city(timezone="Pacific/Kiritimati")
+    await create(admin, east.id)
+    item = next(i for i in (await admin.get("/api/v1/reports/cities")).json()["items"] if i["city_id"] == east.id)
+    assert item["requests_total"] == 1
+    summary = (await admin.get("/api/v1/reports/summary")).json()
+    assert next(i for i in summary["items"] if i["city_id"] == east.id)["today"]["requests_total"] == 1

@@ -26,7 +26,7 @@ from leadflow.catalog.models import City, RequestType, TransactionType
 from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.db import Database
 from leadflow.platform.money import to_money
-from leadflow.platform.periods import month_to_date, today
+from leadflow.platform.periods import check_range, today
 from leadflow.platform.problems import Forbidden, NotFound
 from leadflow.recordings.models import CallRecording
 from leadflow.reports import schemas as s
@@ -114,7 +114,13 @@ async def resolve_scope(
         if wanted is not None:
             stmt = stmt.where(City.id.in_(wanted))
         cities, zone = list(await session.scalars(stmt)), business_zone
-    date_from, date_to = month_to_date(query.date_from, query.date_to, zone)
+    check_range(query.date_from, query.date_to)  # what the caller sent: only those fields are named in an error
+    # Default: the month to date. "Today" is the latest today among the cities covered, so a city already past
+    # midnight (Yekaterinburg at 22:00 in Moscow) sees its own today; the days after another city's today are empty.
+    business_today = today(zone)
+    date_to = query.date_to or max([business_today, *(today(c.timezone) for c in cities)])
+    date_from = query.date_from or min(date_to, business_today).replace(day=1)
+    check_range(date_from, date_to)
     return Scope(cities, date_from, date_to)
 
 
