@@ -9,6 +9,7 @@ import structlog
 
 from leadflow.accounts.auth import purge_sessions
 from leadflow.administration.service import get_settings as runtime_settings
+from leadflow.catalog import service as catalog
 from leadflow.observability.business import refresh_snapshot
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
@@ -37,35 +38,26 @@ def build_jobs(settings: Settings, database: Database, storage: Storage, cache: 
     jobs.add(SYNC_JOB, sync_job(settings, database, storage), every_s=settings.recordings_interval_s)
 
     async def business_gauges() -> dict[str, Any]:
-        async with database.session() as session:
-            zone = (await runtime_settings(session, settings)).business_timezone
-        return await refresh_snapshot(database, cache, zone)
+        return await refresh_business_gauges(settings, database, cache)
 
     jobs.add(METRICS_JOB, business_gauges, every_s=settings.business_metrics_interval_s)
     return jobs
 
 
 async def warm_cache(settings: Settings, database: Database, cache: Cache) -> None:
-    """At start-up, in the background: the business gauges and the first page of every reference list, so that the
-    first scrape and the first screens after a deploy are served from the cache (SPEC §9)."""
-    from leadflow.catalog import schemas as catalog_schemas
-    from leadflow.catalog import service as catalog
-    from leadflow.platform.schemas import PageParams
-
-    reference = (
-        (catalog.cities, catalog_schemas.CityOut),
-        (catalog.request_types, catalog_schemas.RequestTypeOut),
-        (catalog.directions, catalog_schemas.DirectionOut),
-        (catalog.transaction_types, catalog_schemas.TransactionTypeOut),
-    )
+    """At start-up, in the background: the first page of every reference list and the business gauges, so that the
+    first screens and the first scrape after a deploy are served from the cache (SPEC §9)."""
     try:
-        # Reference rows may have changed while no process was running (a migration, `seed-demo`): start clean.
-        await cache.invalidate(f"ref:{svc.model.__tablename__}" for svc, _ in reference)
         async with database.session() as session:
-            for svc, out in reference:
-                await svc.cached_page(session, cache, out, PageParams(page=1, per_page=50))
-            zone = (await runtime_settings(session, settings)).business_timezone
-        await refresh_snapshot(database, cache, zone)
+            await catalog.warm(session, cache)
+        await refresh_business_gauges(settings, database, cache)
         log.info("cache_warmed")
     except Exception as exc:  # a cold cache is slower, not wrong
         log.warning("cache_warming_failed", error=type(exc).__name__)
+
+
+async def refresh_business_gauges(settings: Settings, database: Database, cache: Cache) -> dict[str, Any]:
+    """The business gauges of /metrics, in the business time zone of the runtime settings."""
+    async with database.session() as session:
+        zone = (await runtime_settings(session, settings)).business_timezone
+    return await refresh_snapshot(database, cache, zone)

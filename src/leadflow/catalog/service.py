@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.catalog import schemas
 from leadflow.catalog.exceptions import InUse, ProtectedRow
 from leadflow.catalog.models import (
     SYSTEM_REQUEST_TYPES,
@@ -19,7 +20,7 @@ from leadflow.catalog.models import (
 )
 from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.problems import Conflict, FieldError, NotFound
-from leadflow.platform.schemas import Page, PageParams, PatchModel
+from leadflow.platform.schemas import Page, PageParams, PatchModel, page_params
 
 M = TypeVar("M", City, RequestType, Direction, TransactionType)
 CACHED_PAGES = 5
@@ -209,3 +210,17 @@ async def system_transaction_type(session: AsyncSession, code: str) -> Transacti
     if found is None:  # pragma: no cover - seeded by migration 0001 and protected from deletion
         raise RuntimeError(f"transaction type {code!r} is missing")
     return found
+
+
+async def warm(session: AsyncSession, cache: Cache) -> None:
+    """Start-up: the first page of every reference list into the cache, afresh (rows may have changed while no
+    process ran: a migration, ``seed-demo``)."""
+    lists = (
+        (cities, schemas.CityOut),
+        (request_types, schemas.RequestTypeOut),
+        (directions, schemas.DirectionOut),
+        (transaction_types, schemas.TransactionTypeOut),
+    )
+    await cache.invalidate(f"ref:{svc.model.__tablename__}" for svc, _ in lists)
+    for svc, out in lists:
+        await svc.cached_page(session, cache, out, page_params())

@@ -28,11 +28,8 @@ OPERATIONS = frozenset({"select", "insert", "update", "delete"})
 
 
 def _operation(statement: str) -> str:
-    word = statement.lstrip(" (\n\t").split(None, 1)[0].lower() if statement.strip() else ""
-    if word == "with":  # a CTE: name the statement by what follows it
-        lowered = statement.lower()
-        positions = {op: lowered.rfind(op) for op in OPERATIONS}
-        word = max(positions, key=lambda op: positions[op]) if any(p >= 0 for p in positions.values()) else word
+    words = statement.split(None, 1)
+    word = words[0].lower() if words else ""
     return word if word in OPERATIONS else "other"
 
 

@@ -22,6 +22,7 @@ from leadflow.accounts.models import MasterProfile, Role, User, UserCity, UserSt
 from leadflow.accounts.policies import Principal, may_see_city, visible_city_ids
 from leadflow.campaigns.models import Campaign
 from leadflow.cash.models import Transaction
+from leadflow.catalog import service as catalog
 from leadflow.catalog.models import City, RequestType, TransactionType
 from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.db import Database
@@ -104,16 +105,12 @@ async def resolve_scope(
     to the month to date in the city's zone (or the business zone across cities) and is checked (422)."""
     check_reader(principal, report)
     if query.city_id is not None:
-        city = await session.get(City, query.city_id)
+        city = await catalog.cities.find(session, query.city_id)
         if city is None or not may_see_city(principal, city.id):
             raise NotFound(f"No city with id {query.city_id}.")
         cities, zone = [city], city.timezone
     else:
-        wanted = visible_city_ids(principal)
-        stmt = select(City).order_by(City.name, City.id)
-        if wanted is not None:
-            stmt = stmt.where(City.id.in_(wanted))
-        cities, zone = list(await session.scalars(stmt)), business_zone
+        cities, zone = await catalog.list_cities(session, visible_city_ids(principal)), business_zone
     check_range(query.date_from, query.date_to)  # what the caller sent: only those fields are named in an error
     # Default: the month to date. "Today" is the latest today among the cities covered, so a city already past
     # midnight (Yekaterinburg at 22:00 in Moscow) sees its own today; the days after another city's today are empty.
@@ -243,24 +240,36 @@ async def cities(session: AsyncSession, scope: Scope) -> s.CitiesReport:
                     requests_total=int(c[1]) if c else 0,
                     by_group=_by_group(c),
                     done=int(d[1]) if d else 0,
-                    money=[_money(d[i]) if d else ZERO for i in (2, 3, 4, 5)],
-                    cash=[_money(m[1]) if m else ZERO, _money(m[2]) if m else ZERO],
+                    revenue=_money(d[2]) if d else ZERO,
+                    expenses=_money(d[3]) if d else ZERO,
+                    net=_money(d[4]) if d else ZERO,
+                    handover=_money(d[5]) if d else ZERO,
+                    cash_income=_money(m[1]) if m else ZERO,
+                    cash_expense=_money(m[2]) if m else ZERO,
                     active_masters=int(masters[city.id][1]) if city.id in masters else 0,
                 ),
             )
         )
-    groups = s.ByGroup(**{g: sum(getattr(i.requests_by_group, g) for i in items) for g in GROUPS})
     totals = s.CityFigures(
         **_city_figures(
-            requests_total=sum(i.requests_total for i in items),
-            by_group=groups,
-            done=sum(i.done for i in items),
-            money=[sum((getattr(i, f) for i in items), ZERO) for f in ("revenue", "expenses", "net", "handover")],
-            cash=[sum((i.cash_income for i in items), ZERO), sum((i.cash_expense for i in items), ZERO)],
-            active_masters=sum(i.active_masters for i in items),
+            by_group=s.ByGroup(**_summed([i.requests_by_group for i in items], GROUPS)),
+            **_summed(items, CITY_SUMS),
         )
     )
     return s.CitiesReport(items=items, totals=totals, period=scope.period)
+
+
+CITY_SUMS = (
+    "requests_total",
+    "done",
+    "revenue",
+    "expenses",
+    "net",
+    "handover",
+    "cash_income",
+    "cash_expense",
+    "active_masters",
+)
 
 
 def _city_figures(
@@ -268,12 +277,14 @@ def _city_figures(
     requests_total: int,
     by_group: s.ByGroup,
     done: int,
-    money: list[Decimal],
-    cash: list[Decimal],
+    revenue: Decimal,
+    expenses: Decimal,
+    net: Decimal,
+    handover: Decimal,
+    cash_income: Decimal,
+    cash_expense: Decimal,
     active_masters: int,
 ) -> dict[str, Any]:
-    revenue, expenses, net, handover = money
-    income, expense = cash
     return {
         "requests_total": requests_total,
         "requests_by_group": by_group,
@@ -284,9 +295,9 @@ def _city_figures(
         "expenses": expenses,
         "net": net,
         "handover": handover,
-        "cash_income": income,
-        "cash_expense": expense,
-        "cash_net": income - expense,
+        "cash_income": cash_income,
+        "cash_expense": cash_expense,
+        "cash_net": cash_income - cash_expense,
         "active_masters": active_masters,
         "average_check": ratio(revenue, done),
     }
