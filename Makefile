@@ -34,6 +34,7 @@ lint: bootstrap
 	$(UV) run ruff check src tests
 	$(UV) run ruff format --check src tests
 	$(UV) run mypy
+	$(UV) run lint-imports --no-cache
 	@tmp=$$(mktemp -d) && LEADFLOW_DATA_DIR=$$tmp $(UV) run leadflow migrate upgrade >/dev/null && LEADFLOW_DATA_DIR=$$tmp $(UV) run leadflow migrate check; rc=$$?; rm -rf $$tmp; exit $$rc
 
 format: bootstrap

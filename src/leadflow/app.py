@@ -26,8 +26,6 @@ from leadflow.files.router import router as files_router
 from leadflow.observability.health import router as health_router
 from leadflow.observability.router import router as metrics_router
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.cache import Cache
-from leadflow.platform.db import Database
 from leadflow.platform.idempotency import IdempotencyMiddleware
 from leadflow.platform.logging import configure_logging
 from leadflow.platform.metrics import process_exited
@@ -40,14 +38,13 @@ from leadflow.platform.middleware import (
 )
 from leadflow.platform.problems import install_problem_handlers
 from leadflow.platform.ratelimit import RateLimiter
-from leadflow.platform.redis import create_redis
-from leadflow.platform.security import PasswordHasher, Signer
+from leadflow.platform.security import Signer
 from leadflow.platform.settings import Settings, get_settings
-from leadflow.platform.storage import create_storage
 from leadflow.recordings.router import router as recordings_router
 from leadflow.reports.router import router as reports_router
 from leadflow.requests.router import router as requests_router
-from leadflow.tasks import build_jobs, warm_cache
+from leadflow.runtime import build_runtime
+from leadflow.tasks import warm_cache
 from leadflow.telephony import registry as telephony_registry
 from leadflow.telephony.router import router as telephony_router
 
@@ -67,16 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
 
-    redis = create_redis(settings)
-    cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
-    database = Database(settings, on_commit=cache.invalidate)  # a commit invalidates what its writes made stale
+    runtime = build_runtime(settings)
+    redis, cache, database, jobs = runtime.redis, runtime.cache, runtime.database, runtime.jobs
     signer = Signer(settings.effective_secret_key(), settings.access_token_ttl_s)
-    hasher = PasswordHasher(cheap=settings.password_hash_cheap)
     limiter = RateLimiter(redis, settings.redis_prefix)
     guard = LoginGuard(settings, database, redis)
-
-    storage = create_storage(settings)
-    jobs = build_jobs(settings, database, storage, cache)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -94,11 +86,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if scheduler is not None:
             await scheduler
         await cache.stop()
-        await jobs.shutdown()
         process_exited()
-        await database.dispose()
-        if redis is not None:
-            await redis.aclose()
+        await runtime.close()
         log.info("shutdown")
 
     app = FastAPI(
@@ -110,17 +99,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
     )
+    # What platform.dependencies and the domains' named dependencies hand to the routes.
+    app.state.runtime = runtime
     app.state.settings = settings
     app.state.database = database
     app.state.redis = redis
+    app.state.cache = cache
+    app.state.storage = runtime.storage
+    app.state.jobs = jobs
     app.state.signer = signer
     app.state.limiter = limiter
-    app.state.auth = AuthService(settings, signer, hasher, guard)
-    app.state.users = UserService(hasher)
+    app.state.auth = AuthService(settings, signer, runtime.hasher, guard)
+    app.state.users = UserService(runtime.hasher)
     app.state.telephony = telephony_registry.configured(settings)
-    app.state.storage = storage
-    app.state.jobs = jobs
-    app.state.cache = cache
 
     install_problem_handlers(app)
 

@@ -15,6 +15,7 @@ import json
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -173,15 +174,11 @@ def migrate_revision(message: Annotated[str, typer.Option("--message", "-m", hel
 
 
 async def _revisions(settings: Settings) -> tuple[str | None, str | None]:
-    from leadflow.platform.db import Database
     from leadflow.platform.migrations import current_revision, head_revision
+    from leadflow.runtime import running
 
-    database = Database(settings)
-    try:
-        async with database.engine.connect() as conn:
-            current = await conn.run_sync(current_revision)
-    finally:
-        await database.dispose()
+    async with running(settings) as runtime, runtime.database.engine.connect() as conn:
+        current = await conn.run_sync(current_revision)
     return current, head_revision()
 
 
@@ -220,22 +217,17 @@ def create_admin(
 
 async def _create_admin(settings: Settings, login: str, password: str, full_name: str) -> int:
     from leadflow.accounts.service import UserService
-    from leadflow.platform.db import Database
     from leadflow.platform.problems import Problem
-    from leadflow.platform.security import PasswordHasher
+    from leadflow.runtime import running
 
-    database = Database(settings)
-    try:
-        async with database.session() as session:
-            user = await UserService(PasswordHasher(settings.password_hash_cheap)).create_admin(
-                session, login, password, full_name
-            )
-            return user.id
-    except Problem as exc:
-        err.print(f"error: {exc.detail}")
-        raise typer.Exit(1) from None
-    finally:
-        await database.dispose()
+    async with running(settings) as runtime:
+        try:
+            async with runtime.database.session() as session:
+                user = await UserService(runtime.hasher).create_admin(session, login, password, full_name)
+                return user.id
+        except Problem as exc:
+            err.print(f"error: {exc.detail}")
+            raise typer.Exit(1) from None
 
 
 # seed-demo -----------------------------------------------------------------------------------------------------
@@ -257,10 +249,9 @@ def seed_demo(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from leadflow.demo import large
-    from leadflow.demo.seed import seed
 
     settings = _settings()
-    login, password, created = asyncio.run(seed(settings))
+    login, password, created = asyncio.run(_seed(settings))
     out.print(f"demo data {'created' if created else 'already present'}")
     if scale is Scale.large:
         started = time.monotonic()
@@ -273,7 +264,7 @@ def seed_demo(
                     tasks[table] = progress.add_task(table, total=planned)
                 progress.advance(tasks[table], written)
 
-            counts = asyncio.run(large.load(settings, advance))
+            counts = asyncio.run(_load_large(settings, advance))
         if counts:
             summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
             out.print(f"benchmark data created in {time.monotonic() - started:.1f} s: {summary}")
@@ -281,6 +272,22 @@ def seed_demo(
         else:
             out.print("benchmark data already present")
     out.print(f"admin login: [bold]{login}[/bold]  password: [bold]{password}[/bold]")
+
+
+async def _seed(settings: Settings) -> tuple[str, str, bool]:
+    from leadflow.demo.seed import seed
+    from leadflow.runtime import running
+
+    async with running(settings) as runtime:
+        return await seed(settings, runtime.database)
+
+
+async def _load_large(settings: Settings, advance: Callable[[str, int, int], None]) -> dict[str, int]:
+    from leadflow.demo import large
+    from leadflow.runtime import running
+
+    async with running(settings) as runtime:
+        return await large.load(settings, runtime.database, advance)
 
 
 # background jobs -----------------------------------------------------------------------------------------------
@@ -292,19 +299,13 @@ def worker() -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    from leadflow.platform.cache import Cache
-    from leadflow.platform.db import Database
     from leadflow.platform.logging import configure_logging
     from leadflow.platform.metrics import serve_worker_metrics
-    from leadflow.platform.redis import create_redis
-    from leadflow.platform.storage import create_storage
-    from leadflow.tasks import build_jobs
+    from leadflow.runtime import build_runtime
 
     configure_logging(settings.log_level, settings.log_json)
-    redis = create_redis(settings)
-    cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)  # the jobs' writes invalidate what web caches
-    database = Database(settings, on_commit=cache.invalidate)
-    jobs = build_jobs(settings, database, create_storage(settings), cache)
+    runtime = build_runtime(settings)  # the jobs' writes invalidate what the web processes cache
+    jobs = runtime.jobs
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -319,10 +320,7 @@ async def _worker(settings: Settings) -> None:
             loops.append(jobs.run_worker(stop))
         await asyncio.gather(*loops)
     finally:
-        await jobs.shutdown()
-        await database.dispose()
-        if redis is not None:
-            await redis.aclose()
+        await runtime.close()
     print("worker stopped", flush=True)
 
 
@@ -342,22 +340,11 @@ def sync_recordings() -> None:
 
 
 async def _sync_recordings(settings: Settings) -> Outcome:
-    from leadflow.platform.cache import Cache
-    from leadflow.platform.db import Database
-    from leadflow.platform.redis import create_redis
-    from leadflow.platform.storage import create_storage
     from leadflow.recordings.tasks import SYNC_JOB
-    from leadflow.tasks import build_jobs
+    from leadflow.runtime import running
 
-    redis = create_redis(settings)
-    cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
-    database = Database(settings, on_commit=cache.invalidate)
-    try:
-        return await build_jobs(settings, database, create_storage(settings), cache).run_now(SYNC_JOB)
-    finally:
-        await database.dispose()
-        if redis is not None:
-            await redis.aclose()
+    async with running(settings) as runtime:
+        return await runtime.jobs.run_now(SYNC_JOB)
 
 
 # check / openapi -----------------------------------------------------------------------------------------------
@@ -392,17 +379,10 @@ _CHECK_FAILED = {
 
 async def _connectivity(settings: Settings) -> dict[str, tuple[bool, str]]:
     from leadflow.observability.health import run_checks
-    from leadflow.platform.db import Database
-    from leadflow.platform.redis import create_redis
-    from leadflow.platform.storage import create_storage
+    from leadflow.runtime import running
 
-    database, redis = Database(settings), create_redis(settings)
-    try:
-        checks = await run_checks(database, redis, create_storage(settings))
-    finally:
-        await database.dispose()
-        if redis is not None:
-            await redis.aclose()
+    async with running(settings) as runtime:
+        checks = await run_checks(runtime.database, runtime.redis, runtime.storage)
     results: dict[str, tuple[bool, str]] = {"environment": (True, settings.environment.value)}
     for name, state in checks.items():
         if state["status"] == "fail":

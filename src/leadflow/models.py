@@ -2,6 +2,7 @@
 
 from leadflow.accounts import models as accounts_models
 from leadflow.administration import models as administration_models
+from leadflow.audit import models as audit_models
 from leadflow.campaigns import models as campaigns_models
 from leadflow.cash import models as cash_models
 from leadflow.catalog import models as catalog_models
@@ -17,6 +18,7 @@ metadata = Base.metadata
 __all__ = [
     "accounts_models",
     "administration_models",
+    "audit_models",
     "campaigns_models",
     "cash_models",
     "catalog_models",

@@ -8,7 +8,8 @@ import bcrypt
 import pyotp
 from sqlalchemy import select
 
-from leadflow.accounts.models import AuditLog, AuthSession, Role, User
+from leadflow.accounts.models import AuthSession, Role, User
+from leadflow.audit.models import AuditLog
 from tests.conftest import PASSWORD, Harness, problem
 
 NEW_PASSWORD = "Another-Strong-Pass-42"

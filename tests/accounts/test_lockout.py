@@ -7,7 +7,8 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from leadflow.accounts.models import AuditLog, LoginThrottle, Role, User
+from leadflow.accounts.models import LoginThrottle, Role, User
+from leadflow.audit.models import AuditLog
 from leadflow.platform.security import PasswordHasher
 from tests.conftest import PASSWORD, Harness, problem
 

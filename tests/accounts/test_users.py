@@ -9,7 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from leadflow.accounts.models import AuditLog, Role, User
+from leadflow.accounts.models import Role, User
+from leadflow.audit.models import AuditLog
 from tests.conftest import PASSWORD, Harness, problem
 
 STRONG = "Brand-New-Pass-2026"

@@ -8,8 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from leadflow.accounts.models import AuditLog, Role
+from leadflow.accounts.models import Role
 from leadflow.administration.models import AppSetting
+from leadflow.audit.models import AuditLog
 from tests.conftest import Harness, problem
 
 URL = "/api/v1/settings"

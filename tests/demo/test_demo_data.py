@@ -64,7 +64,7 @@ async def _check_invariants(h: Harness) -> dict[str, Any]:
 
 
 async def test_small_demo_covers_every_status_with_consistent_money(h: Harness) -> None:
-    login, password, created = await seed(h.settings)
+    login, password, created = await seed(h.settings, h.database)
     assert created and login == "admin" and password
     found = await _check_invariants(h)
     assert found["statuses"] == {s.value for s in Status}
@@ -75,18 +75,18 @@ async def test_small_demo_covers_every_status_with_consistent_money(h: Harness) 
     assert calls[0].request_id == calls[2].request_id is not None
     assert [c.duration_s for c in calls] == [95, 0, 40, 0, 60]
     # A second run finds the users and changes nothing.
-    assert (await seed(h.settings))[2] is False
+    assert (await seed(h.settings, h.database))[2] is False
 
 
 async def test_large_set_loads_in_bulk_obeys_the_rules_and_loads_once(h: Harness) -> None:
-    await seed(h.settings)
+    await seed(h.settings, h.database)
     progress: dict[str, int] = {}
 
     def advance(table: str, written: int, planned: int) -> None:
         progress[table] = progress.get(table, 0) + written
         assert progress[table] <= planned
 
-    counts = await large.load(h.settings, advance, TINY)
+    counts = await large.load(h.settings, h.database, advance, TINY)
     assert counts["requests"] == 400 and counts["transactions"] == 300 and counts["masters"] == 6
     assert progress["requests"] == 400 and progress["request events"] == counts["request_events"]
     found = await _check_invariants(h)
@@ -100,7 +100,7 @@ async def test_large_set_loads_in_bulk_obeys_the_rules_and_loads_once(h: Harness
     assert balance.status_code == 200
     totals = balance.json()["totals"]
     assert Decimal(totals["income"]) > 0 and Decimal(totals["expense"]) > 0  # handovers and other bookings both
-    assert await large.load(h.settings, advance, TINY) == {}
+    assert await large.load(h.settings, h.database, advance, TINY) == {}
 
 
 async def _user(h: Harness, login: str) -> User:

@@ -18,10 +18,11 @@ import structlog
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts import audit
 from leadflow.accounts.lockout import LoginGuard, login_key
 from leadflow.accounts.models import AuthSession, RecoveryCode, User, UserStatus
-from leadflow.accounts.policies import ClientInfo, Principal
+from leadflow.accounts.policies import Principal
+from leadflow.audit import service as audit
+from leadflow.platform.client import ClientInfo
 from leadflow.platform.db import Database, utcnow
 from leadflow.platform.problems import Conflict, Problem, Unauthenticated, ValidationProblem
 from leadflow.platform.security import (

@@ -1,14 +1,12 @@
-"""Accounts: users and their cities, master profiles, sign-in sessions, the login throttle, the audit log."""
+"""Accounts: users and their cities, master profiles, sign-in sessions, the login throttle."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     CheckConstraint,
     Date,
@@ -141,20 +139,3 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-class AuditLog(Base):
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at_id", "at", "id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    action: Mapped[str] = mapped_column(String(50), nullable=False, index=True)
-    result: Mapped[str] = mapped_column(String(20), nullable=False, default="ok")
-    target_type: Mapped[str | None] = mapped_column(String(50))
-    target_id: Mapped[str | None] = mapped_column(String(64))
-    login: Mapped[str | None] = mapped_column(String(100))
-    ip: Mapped[str | None] = mapped_column(String(64))
-    user_agent: Mapped[str | None] = mapped_column(String(300))
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from leadflow.accounts.models import ROLE_RANK, AuthSession, Role, User, UserStatus
+from leadflow.administration.service import two_factor_required_for_admins
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.db import get_session, utcnow
+from leadflow.platform.db import utcnow
+from leadflow.platform.dependencies import AppSettings, Session, SignerDep
 from leadflow.platform.middleware import bearer_or_cookie_token, is_bearer
 from leadflow.platform.problems import Forbidden, Unauthenticated
 from leadflow.platform.security import AccessClaims, Signer, TokenError
@@ -46,14 +48,6 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return self.role is Role.admin
-
-
-@dataclass(frozen=True)
-class ClientInfo:
-    """Where a call came from, for the audit log. Built by routers; services never see the HTTP request."""
-
-    ip: str | None
-    user_agent: str | None
 
 
 def visible_city_ids(principal: Principal) -> frozenset[int] | None:
@@ -88,11 +82,6 @@ def scoped_to_known_cities(query: Select[T], city_column: Any, principal: Princi
     if principal.role is Role.admin:
         return query
     return scoped_to_cities(query.where(city_column.is_not(None)), city_column, principal)
-
-
-def client_info(request: Request) -> ClientInfo:
-    ua = request.headers.get("user-agent")
-    return ClientInfo(ip=getattr(request.state, "client_ip", None), user_agent=ua[:300] if ua else None)
 
 
 async def load_principal(session: AsyncSession, claims: AccessClaims) -> Principal | None:
@@ -137,9 +126,8 @@ async def principal_from_token(session: AsyncSession, signer: Signer, token: str
     return await load_principal(session, claims)
 
 
-def check_csrf(request: Request, session_id: str) -> None:
+def check_csrf(request: Request, signer: Signer, session_id: str) -> None:
     """The double-submit check: the header equals the cookie and carries this session's signature."""
-    signer: Signer = request.app.state.signer
     header = request.headers.get(CSRF_HEADER)
     if not header or header != request.cookies.get("csrf_token") or not signer.csrf_valid(header, session_id):
         raise Forbidden(
@@ -148,12 +136,11 @@ def check_csrf(request: Request, session_id: str) -> None:
         )
 
 
-async def current_principal(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> Principal:
+async def current_principal(request: Request, session: Session, signer: SignerDep, settings: AppSettings) -> Principal:
     token = bearer_or_cookie_token(request.scope)
     from_cookie = token is not None and not is_bearer(request.headers.get("authorization", ""))
     if not token:
         raise Unauthenticated()
-    signer: Signer = request.app.state.signer
     try:
         claims = signer.read_access_token(token)
     except TokenError as exc:
@@ -162,17 +149,18 @@ async def current_principal(request: Request, session: Annotated[AsyncSession, D
     if principal is None:
         raise Unauthenticated("The session has ended; sign in again.", type="invalid-token")
     if from_cookie and request.method not in SAFE_METHODS:
-        check_csrf(request, claims.session_id)
+        check_csrf(request, signer, claims.session_id)
     request.state.user_id = principal.id
-    if principal.is_admin and not principal.two_factor_enabled and not request.url.path.startswith(TWO_FACTOR_FREE):
-        # Imported here: administration owns runtime settings and itself depends on accounts.
-        from leadflow.administration.service import two_factor_required_for_admins
-
-        if await two_factor_required_for_admins(session, request.app.state.settings):
-            raise Forbidden(
-                "Administrators must turn on two-factor sign-in first: POST /api/v1/auth/2fa/setup, then /confirm.",
-                type="two-factor-required",
-            )
+    if (
+        principal.is_admin
+        and not principal.two_factor_enabled
+        and not request.url.path.startswith(TWO_FACTOR_FREE)
+        and await two_factor_required_for_admins(session, settings)
+    ):
+        raise Forbidden(
+            "Administrators must turn on two-factor sign-in first: POST /api/v1/auth/2fa/setup, then /confirm.",
+            type="two-factor-required",
+        )
     return principal
 
 
@@ -190,4 +178,3 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 SignedIn = Annotated[Principal, Depends(current_principal)]
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.admin))]
 UserManager = Annotated[Principal, Depends(require_roles(Role.admin, Role.director))]
-Client = Annotated[ClientInfo, Depends(client_info)]

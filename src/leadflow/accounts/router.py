@@ -7,14 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts import audit, schemas
+from leadflow.accounts import schemas
 from leadflow.accounts.auth import AuthService, IssuedSession
 from leadflow.accounts.models import Role, User, UserStatus
 from leadflow.accounts.policies import (
     AdminOnly,
-    Client,
     Principal,
     SignedIn,
     UserManager,
@@ -24,32 +22,25 @@ from leadflow.accounts.policies import (
 )
 from leadflow.accounts.service import UserService, passport_visible
 from leadflow.administration.dependencies import Runtime
+from leadflow.audit import service as audit
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.db import get_session
+from leadflow.platform.client import Client
+from leadflow.platform.dependencies import AppSettings, LimiterDep, Paging, Session, get_settings
+from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import (
     PROBLEM_RESPONSES,
     RateLimited,
     Unauthenticated,
     ValidationProblem,
 )
-from leadflow.platform.ratelimit import RateLimiter, per_minute
-from leadflow.platform.schemas import (
-    IdPath,
-    IdQuery,
-    InputModel,
-    Page,
-    PageParams,
-    SearchQuery,
-    page_params,
-)
+from leadflow.platform.ratelimit import per_minute
+from leadflow.platform.schemas import InputModel, Page
 
 AUTH_PATH = f"{API_PREFIX}/auth"
 
 auth_router = APIRouter(prefix=AUTH_PATH, tags=["auth"], responses=PROBLEM_RESPONSES)
 users_router = APIRouter(prefix=API_PREFIX, tags=["users"], responses=PROBLEM_RESPONSES)
 
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
 MasterReaders = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.operator, Role.master))]
 
 
@@ -65,10 +56,9 @@ Auth = Annotated[AuthService, Depends(_auth)]
 Users = Annotated[UserService, Depends(_users)]
 
 
-async def login_rate_limit(request: Request) -> None:
+async def login_rate_limit(request: Request, limiter: LimiterDep, settings: AppSettings) -> None:
     """The per-address limit of the sign-in endpoints, on top of the per-login lockout."""
-    limiter: RateLimiter = request.app.state.limiter
-    amount = request.app.state.settings.login_rate_limit_per_minute
+    amount = settings.login_rate_limit_per_minute
     decision = await limiter.hit(per_minute(amount), "login", str(request.state.client_ip))
     if not decision.allowed:
         raise RateLimited(decision.retry_after, "Too many sign-in attempts from this address; wait a minute.")
@@ -118,7 +108,7 @@ def master_out(user: User, viewer: Principal, detail: bool) -> dict[str, Any]:
 
 
 def _set_session_cookies(response: Response, request: Request, issued: IssuedSession) -> None:
-    settings = request.app.state.settings
+    settings = get_settings(request)
     cookies = (  # name, value, lifetime, hidden from scripts, path
         ("access_token", issued.access_token, settings.access_token_ttl_s, True, "/"),
         ("refresh_token", issued.refresh_token, settings.refresh_token_ttl_s, True, AUTH_PATH),
@@ -206,7 +196,7 @@ async def refresh(
     session_id = auth.session_of_refresh_token(cookie)
     if session_id is None:
         raise Unauthenticated("The refresh token is invalid; sign in again.", type="invalid-token")
-    check_csrf(request, session_id)
+    check_csrf(request, auth.signer, session_id)
     issued = await auth.refresh(session, cookie, client)
     _set_session_cookies(response, request, issued)
     user = await _users(request).get_self(session, issued.user.id)
@@ -222,11 +212,11 @@ async def logout(
     if body is not None and body.refresh_token:
         session_id = await auth.genuine_session(session, body.refresh_token)
     elif request.headers.get("authorization") or request.cookies.get("access_token"):
-        principal = await current_principal(request, session)  # checks CSRF for cookies
+        principal = await current_principal(request, session, auth.signer, get_settings(request))  # checks CSRF
         session_id, user_id = principal.session_id, principal.id
     elif request.cookies.get("refresh_token"):
         session_id = await auth.genuine_session(session, request.cookies["refresh_token"])
-        check_csrf(request, session_id)
+        check_csrf(request, auth.signer, session_id)
     else:
         raise Unauthenticated()
     await auth.logout(session, session_id, user_id, client)
@@ -401,7 +391,7 @@ async def update_master(
 )
 async def audit_log(
     _: AdminOnly,
-    session: Annotated[AsyncSession, Depends(get_session)],
+    session: Session,
     paging: Paging,
     runtime: Runtime,
     action: Annotated[str | None, Query(max_length=50)] = None,

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from leadflow.accounts import audit
 from leadflow.accounts.auth import revoke_sessions
 from leadflow.accounts.models import (
     ROLE_RANK,
@@ -28,14 +27,16 @@ from leadflow.accounts.models import (
     UserCity,
     UserStatus,
 )
-from leadflow.accounts.policies import ClientInfo, Principal, visible_city_ids
+from leadflow.accounts.policies import Principal, visible_city_ids
 from leadflow.accounts.schemas import (
     MasterProfileIn,
     MasterUpdate,
     UserCreate,
     UserUpdate,
 )
+from leadflow.audit import service as audit
 from leadflow.catalog import service as catalog
+from leadflow.platform.client import ClientInfo
 from leadflow.platform.db import utcnow
 from leadflow.platform.problems import (
     Conflict,

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends
 
 from leadflow.administration.schemas import RuntimeSettings
 from leadflow.administration.service import get_settings
-from leadflow.platform.db import get_session
+from leadflow.platform.dependencies import AppSettings, Session
 
 
-async def current_runtime(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> RuntimeSettings:
-    return await get_settings(session, request.app.state.settings)
+async def current_runtime(session: Session, settings: AppSettings) -> RuntimeSettings:
+    return await get_settings(session, settings)
 
 
 Runtime = Annotated[RuntimeSettings, Depends(current_runtime)]

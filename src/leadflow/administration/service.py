@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts import audit
-from leadflow.accounts.policies import ClientInfo, Principal
 from leadflow.administration.models import AppSetting
 from leadflow.administration.schemas import RuntimeSettings, RuntimeSettingsUpdate
+from leadflow.audit import service as audit
+from leadflow.platform.client import ClientInfo
 from leadflow.platform.settings import Settings
 
 
@@ -48,7 +48,7 @@ async def two_factor_required_for_admins(session: AsyncSession, settings: Settin
 
 
 async def update_settings(
-    session: AsyncSession, settings: Settings, principal: Principal, data: RuntimeSettingsUpdate, client: ClientInfo
+    session: AsyncSession, settings: Settings, actor_id: int, data: RuntimeSettingsUpdate, client: ClientInfo
 ) -> RuntimeSettings:
     changes = data.changes()
     current = await get_settings(session, settings)
@@ -56,16 +56,14 @@ async def update_settings(
     for key, value in changes.items():
         row = await session.get(AppSetting, key)
         if row is None:
-            session.add(AppSetting(key=key, value=_dump(key, value), updated_by_id=principal.id))
+            session.add(AppSetting(key=key, value=_dump(key, value), updated_by_id=actor_id))
         else:
             row.value = _dump(key, value)
-            row.updated_by_id = principal.id
+            row.updated_by_id = actor_id
         old = getattr(current, key)
         if old != value:
             diff[key] = [_dump(key, old), _dump(key, value)]
     if diff:
-        audit.record(
-            session, "settings_changed", actor_id=principal.id, client=client, target_type="settings", data=diff
-        )
+        audit.record(session, "settings_changed", actor_id=actor_id, client=client, target_type="settings", data=diff)
     await session.commit()
     return await get_settings(session, settings)

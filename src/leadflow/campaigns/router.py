@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
 from leadflow.campaigns import service
 from leadflow.campaigns.schemas import CampaignCreate, CampaignOut, CampaignUpdate
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.db import get_session
+from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
-from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, SearchQuery, page_params
+from leadflow.platform.schemas import Page
 
 router = APIRouter(prefix=API_PREFIX, tags=["campaigns"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
 Reader = Annotated[Principal, Depends(require_roles(*service.READERS))]
 Writer = Annotated[Principal, Depends(require_roles(*service.WRITERS))]
 

@@ -16,13 +16,11 @@ from leadflow.files import service as files
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
-from leadflow.platform.db import get_session
+from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.params import IdPath, IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
-from leadflow.platform.schemas import IdPath, IdQuery, PageParams, page_params
 
 router = APIRouter(prefix=API_PREFIX, tags=["cash desk"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
 Cashier = Annotated[Principal, Depends(require_roles(*service.CASHIERS))]
 Sort = Literal["occurred_on", "-occurred_on", "amount", "-amount", "created_at", "-created_at"]
 

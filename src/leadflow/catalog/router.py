@@ -2,22 +2,18 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import AdminOnly, SignedIn
 from leadflow.catalog import schemas, service
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.cache import Cache, get_cache
-from leadflow.platform.db import get_session
+from leadflow.platform.dependencies import CacheDep, Paging, Session
+from leadflow.platform.params import IdPath, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
-from leadflow.platform.schemas import IdPath, Page, PageParams, SearchQuery, page_params
+from leadflow.platform.schemas import Page
 
 router = APIRouter(prefix=API_PREFIX, tags=["reference data"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
-CacheDep = Annotated[Cache, Depends(get_cache)]
 Active = Annotated[bool | None, Query(description="Only active (true) or inactive (false) rows.")]
 
 

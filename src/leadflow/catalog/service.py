@@ -20,7 +20,7 @@ from leadflow.catalog.models import (
 )
 from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.problems import Conflict, FieldError, NotFound
-from leadflow.platform.schemas import Page, PageParams, PatchModel, page_params
+from leadflow.platform.schemas import DEFAULT_PER_PAGE, Page, PageParams, PatchModel
 
 M = TypeVar("M", City, RequestType, Direction, TransactionType)
 CACHED_PAGES = 5
@@ -223,4 +223,4 @@ async def warm(session: AsyncSession, cache: Cache) -> None:
     )
     await cache.invalidate(f"ref:{svc.model.__tablename__}" for svc, _ in lists)
     for svc, out in lists:
-        await svc.cached_page(session, cache, out, page_params())
+        await svc.cached_page(session, cache, out, PageParams(page=1, per_page=DEFAULT_PER_PAGE))

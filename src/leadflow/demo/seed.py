@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import Role, User
-from leadflow.accounts.policies import ClientInfo, Principal
+from leadflow.accounts.policies import Principal
 from leadflow.accounts.schemas import MasterProfileIn, UserCreate
 from leadflow.accounts.service import UserService
 from leadflow.campaigns import service as campaigns
@@ -30,6 +30,7 @@ from leadflow.catalog.models import ADVERTISING_SPEND
 from leadflow.catalog.schemas import CityCreate, DirectionCreate, TransactionTypeCreate
 from leadflow.demo.paths import PATHS, REFUSED_ON_SITE
 from leadflow.platform import periods
+from leadflow.platform.client import ClientInfo
 from leadflow.platform.db import Database
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
@@ -85,65 +86,61 @@ def _credentials_file(settings: Settings) -> Path:
     return settings.data_dir / "demo-admin.txt"
 
 
-async def seed(settings: Settings) -> tuple[str, str, bool]:
+async def seed(settings: Settings, database: Database) -> tuple[str, str, bool]:
     """Load the demo set unless the database already has users; return (admin login, password, created)."""
-    database = Database(settings)
     hasher = PasswordHasher(settings.password_hash_cheap)
     users = UserService(hasher)
     path = _credentials_file(settings)
-    try:
-        async with database.session() as session:
-            if await session.scalar(select(func.count()).select_from(User)):
-                password = path.read_text(encoding="utf-8").strip() if path.exists() else "(set when it was created)"
-                return ADMIN_LOGIN, password, False
-            password = secrets.token_urlsafe(12)
-            admin = await users.create_admin(session, ADMIN_LOGIN, password, "Демо Администратор")
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(password + "\n", encoding="utf-8")
-            path.chmod(0o600)
+    async with database.session() as session:
+        if await session.scalar(select(func.count()).select_from(User)):
+            password = path.read_text(encoding="utf-8").strip() if path.exists() else "(set when it was created)"
+            return ADMIN_LOGIN, password, False
+        password = secrets.token_urlsafe(12)
+        admin = await users.create_admin(session, ADMIN_LOGIN, password, "Демо Администратор")
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(password + "\n", encoding="utf-8")
+        path.chmod(0o600)
 
-            principal = Principal(admin.id, ADMIN_LOGIN, Role.admin, frozenset(), None, "seed")
-            client = ClientInfo(ip=None, user_agent="leadflow seed-demo")
-            city_ids = []
-            for name, zone in CITIES:
-                city = await catalog.cities.create(session, CityCreate(name=name, timezone=zone))
-                city_ids.append(city.id)
-            for name in DIRECTIONS:
-                await catalog.directions.create(session, DirectionCreate(name=name))
-            for name, kind in EXTRA_TYPES:
-                await catalog.transaction_types.create(session, TransactionTypeCreate(name=name, kind=kind))
-            team = [
-                ("director.msk", "Смирнова Анна", Role.director, city_ids[:2]),
-                ("director.kzn", "Галиев Рустам", Role.director, city_ids[2:]),
-                ("operator.1", "Орлова Мария", Role.operator, []),
-                ("marketer.1", "Волков Денис", Role.marketer, []),
-            ]
-            for login, full_name, role, cities in team:
-                await users.create_user(
-                    session,
-                    principal,
-                    UserCreate(login=login, password=DEMO_PASSWORD, full_name=full_name, role=role, city_ids=cities),
-                    client,
-                )
-            master_ids: dict[int, list[int]] = {}
-            for login, full_name, city_index, phone in MASTERS:
-                master = await users.create_user(
-                    session,
-                    principal,
-                    UserCreate(
-                        login=login,
-                        password=DEMO_PASSWORD,
-                        full_name=full_name,
-                        role=Role.master,
-                        master=MasterProfileIn(city_id=city_ids[city_index], phone=phone),
-                    ),
-                    client,
-                )
-                master_ids.setdefault(city_ids[city_index], []).append(master.id)
-            await _campaigns_and_requests(session, principal, settings, city_ids, master_ids)
-            return ADMIN_LOGIN, password, True
-    finally:
-        await database.dispose()
+        principal = Principal(admin.id, ADMIN_LOGIN, Role.admin, frozenset(), None, "seed")
+        client = ClientInfo(ip=None, user_agent="leadflow seed-demo")
+        city_ids = []
+        for name, zone in CITIES:
+            city = await catalog.cities.create(session, CityCreate(name=name, timezone=zone))
+            city_ids.append(city.id)
+        for name in DIRECTIONS:
+            await catalog.directions.create(session, DirectionCreate(name=name))
+        for name, kind in EXTRA_TYPES:
+            await catalog.transaction_types.create(session, TransactionTypeCreate(name=name, kind=kind))
+        team = [
+            ("director.msk", "Смирнова Анна", Role.director, city_ids[:2]),
+            ("director.kzn", "Галиев Рустам", Role.director, city_ids[2:]),
+            ("operator.1", "Орлова Мария", Role.operator, []),
+            ("marketer.1", "Волков Денис", Role.marketer, []),
+        ]
+        for login, full_name, role, cities in team:
+            await users.create_user(
+                session,
+                principal,
+                UserCreate(login=login, password=DEMO_PASSWORD, full_name=full_name, role=role, city_ids=cities),
+                client,
+            )
+        master_ids: dict[int, list[int]] = {}
+        for login, full_name, city_index, phone in MASTERS:
+            master = await users.create_user(
+                session,
+                principal,
+                UserCreate(
+                    login=login,
+                    password=DEMO_PASSWORD,
+                    full_name=full_name,
+                    role=Role.master,
+                    master=MasterProfileIn(city_id=city_ids[city_index], phone=phone),
+                ),
+                client,
+            )
+            master_ids.setdefault(city_ids[city_index], []).append(master.id)
+        await _campaigns_and_requests(session, principal, settings, city_ids, master_ids)
+        return ADMIN_LOGIN, password, True
 
 
 async def _campaigns_and_requests(

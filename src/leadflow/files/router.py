@@ -10,21 +10,23 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from leadflow.accounts.models import Role
-from leadflow.accounts.policies import AdminOnly, Principal, client_info, current_principal
+from leadflow.accounts.policies import AdminOnly, Principal, current_principal
 from leadflow.administration.dependencies import Runtime
 from leadflow.cash import service as cash
 from leadflow.files import service
 from leadflow.files.models import StoredFile
 from leadflow.files.schemas import Action, FileAccessOut, FileOut
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.db import get_session
+from leadflow.platform.client import client_info
+from leadflow.platform.dependencies import Paging, Session, get_settings, get_signer, get_storage
+from leadflow.platform.params import IdPath, IdQuery
 from leadflow.platform.problems import (
     PROBLEM_RESPONSES,
     FieldError,
@@ -33,16 +35,14 @@ from leadflow.platform.problems import (
     Problem,
     ValidationProblem,
 )
-from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, page_params
-from leadflow.platform.storage import Storage, StorageError
+from leadflow.platform.schemas import Page
+from leadflow.platform.storage import StorageError
 from leadflow.recordings import service as recordings
 from leadflow.requests import service as requests
 
 log = structlog.get_logger("leadflow.files")
 
 router = APIRouter(prefix=API_PREFIX, tags=["files"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
 FileId = Annotated[str, Path(max_length=64, description="The file's UUID.")]
 REQUEST_UPLOADERS = frozenset({Role.admin, Role.director, Role.master})
 # Shown on its own, a file can do nothing: no scripts, no frames, no forms. PDFs are not sandboxed, because browsers'
@@ -95,7 +95,9 @@ class Access:
 
     async def principal(self, file_id: str | None, attempted: str) -> Principal:
         try:
-            principal = await current_principal(self.request, self.session)
+            principal = await current_principal(
+                self.request, self.session, get_signer(self.request), get_settings(self.request)
+            )
         except Problem as problem:
             await service.refuse(self.session, self.actor, file_id, attempted, problem.status)
             raise
@@ -140,8 +142,8 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 async def _upload(
     request: Request, session: AsyncSession, access: Access, owner: service.Owner, kinds: tuple[str, ...]
 ) -> tuple[StoredFile, bool]:
-    settings = request.app.state.settings
-    storage: Storage = request.app.state.storage
+    settings = get_settings(request)
+    storage = get_storage(request)
     upload, kind = await _form_file(request, kinds)
     limit = service.limit_for(kind, settings.upload_max_bytes, settings.audio_max_bytes)
     staged = await service.stage(_chunks(upload), upload.filename or "", kind, limit, settings.data_dir / "tmp")
@@ -298,7 +300,7 @@ async def download(
     access = Access(request, session)
     action = "view" if inline else "download"
     principal = await access.principal(file_id, action)
-    storage: Storage = request.app.state.storage
+    storage = get_storage(request)
 
     async def work() -> tuple[StoredFile, tuple[int, int] | None]:
         row = await _readable(session, principal, file_id)
@@ -341,7 +343,7 @@ async def download(
 async def delete_file(file_id: FileId, request: Request, session: Session) -> Response:
     access = Access(request, session)
     principal = await access.principal(file_id, "delete")
-    storage: Storage = request.app.state.storage
+    storage = get_storage(request)
 
     async def work() -> StoredFile:
         row = await _readable(session, principal, file_id)

@@ -13,9 +13,11 @@ from sqlalchemy import func, select, text
 from leadflow import __version__
 from leadflow.accounts.policies import principal_from_token
 from leadflow.platform.db import Database
+from leadflow.platform.dependencies import DatabaseDep, RedisDep, SignerDep, StorageDep
 from leadflow.platform.jobs import JobRun
 from leadflow.platform.middleware import bearer_or_cookie_token
 from leadflow.platform.migrations import current_revision, head_revision
+from leadflow.platform.security import Signer
 from leadflow.platform.storage import Storage
 
 router = APIRouter(tags=["health"])
@@ -76,11 +78,6 @@ async def run_checks(database: Database, redis: Redis | None, storage: Storage) 
     return checks
 
 
-async def _checks(request: Request) -> dict[str, dict[str, Any]]:
-    state = request.app.state
-    return await run_checks(state.database, state.redis, state.storage)
-
-
 def _ready(checks: dict[str, dict[str, Any]]) -> bool:
     return all(c["status"] != "fail" for c in checks.values())
 
@@ -91,28 +88,30 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready", summary="Ready to serve: database, migrations, Redis (if configured), storage")
-async def ready(request: Request) -> JSONResponse:
-    ok = _ready(await _checks(request))
+async def ready(database: DatabaseDep, redis: RedisDep, storage: StorageDep) -> JSONResponse:
+    ok = _ready(await run_checks(database, redis, storage))
     return JSONResponse({"status": "ok" if ok else "unavailable"}, status_code=200 if ok else 503)
 
 
-async def _is_admin(request: Request) -> bool:
+async def _is_admin(request: Request, database: Database, signer: Signer) -> bool:
     token = bearer_or_cookie_token(request.scope)
     if not token:
         return False
     try:
-        async with request.app.state.database.session() as session:
-            principal = await principal_from_token(session, request.app.state.signer, token)
+        async with database.session() as session:
+            principal = await principal_from_token(session, signer, token)
     except Exception:  # the database may be what is down; the answer then is the anonymous one
         return False
     return principal is not None and principal.is_admin
 
 
 @router.get("/health", summary="Health; details (checks, latency, version) for admins only")
-async def health(request: Request) -> JSONResponse:
-    checks = await _checks(request)
+async def health(
+    request: Request, database: DatabaseDep, redis: RedisDep, storage: StorageDep, signer: SignerDep
+) -> JSONResponse:
+    checks = await run_checks(database, redis, storage)
     ok = _ready(checks)
     body: dict[str, Any] = {"status": "ok" if ok else "unavailable"}
-    if await _is_admin(request):
+    if await _is_admin(request, database, signer):
         body |= {"version": __version__, "checks": checks}
     return JSONResponse(body, status_code=200 if ok else 503)

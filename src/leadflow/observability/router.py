@@ -6,28 +6,25 @@ import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, current_principal
 from leadflow.administration.dependencies import Runtime
 from leadflow.observability import business
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.cache import Cache, get_cache
-from leadflow.platform.db import get_session, release
+from leadflow.platform.db import release
+from leadflow.platform.dependencies import AppSettings, CacheDep, DatabaseDep, Session
 from leadflow.platform.metrics import CONTENT_TYPE, METRICS_PATH, exposition
+from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES, Forbidden, Unauthenticated
-from leadflow.platform.schemas import IdQuery
 from leadflow.platform.security import in_networks
 from leadflow.reports.router import DateFrom, DateTo
 from leadflow.reports.service import ReportQuery
 
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
-CacheDep = Annotated[Cache, Depends(get_cache)]
 
 
-def may_scrape(request: Request) -> None:
+def may_scrape(request: Request, settings: AppSettings) -> None:
     """With METRICS_TOKEN: that bearer token (401 otherwise). Without: a client from METRICS_ALLOW (403)."""
-    settings = request.app.state.settings
     if settings.metrics_token:
         sent = request.headers.get("authorization", "")
         scheme, _, token = sent.partition(" ")
@@ -63,17 +60,15 @@ async def prometheus(cache: CacheDep) -> Response:
     ),
 )
 async def business_metrics(
-    request: Request,
+    database: DatabaseDep,
     principal: Annotated[Principal, Depends(current_principal)],
     runtime: Runtime,
     cache: CacheDep,
-    session: Annotated[AsyncSession, Depends(get_session)],
+    session: Session,
     date_from: DateFrom = None,
     date_to: DateTo = None,
     city_id: IdQuery = None,
 ) -> dict[str, Any]:
     await release(session)  # each aggregate reads on a session of its own
     query = ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
-    return await business.business_metrics(
-        request.app.state.database, cache, principal, query, runtime.business_timezone
-    )
+    return await business.business_metrics(database, cache, principal, query, runtime.business_timezone)

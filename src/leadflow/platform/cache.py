@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from fastapi import Request
 from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
@@ -68,12 +67,6 @@ def invalidated_by(table: str, tagger: Tagger) -> None:
 
 def tags_of(table: str, row: Any) -> set[str]:
     return {tag for tagger in _TAGGERS.get(table, ()) for tag in tagger(row)}
-
-
-def get_cache(request: Request) -> Cache:
-    """FastAPI dependency: the app's cache."""
-    cache: Cache = request.app.state.cache
-    return cache
 
 
 # Stores -----------------------------------------------------------------------------------------------------------

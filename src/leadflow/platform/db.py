@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import structlog
-from fastapi import Request
 from prometheus_client import Counter
 from sqlalchemy import DateTime, MetaData, Numeric, Select, event, func, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -318,10 +317,3 @@ async def release(session: AsyncSession) -> None:
     that has read what it needed on its own session (the caller, the runtime settings) and now works on sessions of
     its own. Holding one connection while waiting for others is how concurrent callers deadlock a pool."""
     await session.rollback()
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """FastAPI dependency: the request's one session. Services commit; anything uncommitted is rolled back."""
-    database: Database = request.app.state.database
-    async with database.session() as session:
-        yield session

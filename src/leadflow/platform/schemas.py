@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -21,7 +20,6 @@ from pydantic import (
 
 from leadflow.platform.money import check_share
 from leadflow.platform.phones import PhoneError, normalize_phone
-from leadflow.platform.problems import NotFound
 
 T = TypeVar("T")
 
@@ -119,6 +117,10 @@ class Page(BaseModel, Generic[T]):
     per_page: int
 
 
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 200
+
+
 class PageParams(BaseModel):
     page: int
     per_page: int
@@ -133,14 +135,7 @@ class PageParams(BaseModel):
         return {"items": items, "total": total, "page": self.page, "per_page": self.per_page, **extra}
 
 
-def page_params(
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
-    per_page: Annotated[int, Query(ge=1, le=200, description="Items per page, at most 200.")] = 50,
-) -> PageParams:
-    return PageParams(page=page, per_page=per_page)
-
-
-def _no_nul(value: str | None) -> str | None:
+def no_nul(value: str | None) -> str | None:
     if value is not None and "\x00" in value:
         raise ValueError("NUL characters are not allowed.")
     return value
@@ -149,16 +144,3 @@ def _no_nul(value: str | None) -> str | None:
 # Ids are database integers: anything outside 1..2^31-1 is refused as input instead of overflowing a driver.
 MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-
-
-def _known_id(value: int) -> int:
-    # An id that cannot exist is an unknown object, as §4 answers unknown ids: 404, without asking the database.
-    if not 1 <= value <= MAX_ID:
-        raise NotFound(f"Nothing has the id {value}.")
-    return value
-
-
-IdPath = Annotated[int, Path(), AfterValidator(_known_id)]
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
-SearchQuery = Annotated[str | None, Query(max_length=200, description="Search text."), AfterValidator(_no_nul)]

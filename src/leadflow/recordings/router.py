@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Depends
 
 from leadflow.accounts.policies import AdminOnly, Principal, require_roles
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.db import get_session
-from leadflow.platform.jobs import Jobs
+from leadflow.platform.dependencies import JobsDep, Paging, Session
+from leadflow.platform.params import IdPath, IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
-from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, page_params
+from leadflow.platform.schemas import Page
 from leadflow.recordings import service
 from leadflow.recordings.schemas import LinkIn, LinkState, RecordingOut, SyncQueued
 from leadflow.recordings.tasks import SYNC_JOB
 
 router = APIRouter(prefix=API_PREFIX, tags=["call recordings"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
 Reader = Annotated[Principal, Depends(require_roles(*service.READERS))]
 
 
@@ -56,7 +53,6 @@ async def link_recording(recording_id: IdPath, body: LinkIn, principal: Reader, 
     description="The job runs on a worker (or in-process on the embedded default), never inside this request. "
     "Follow it in the worker's logs and metrics; new recordings appear in `GET /call-recordings`.",
 )
-async def sync_now(principal: AdminOnly, request: Request) -> SyncQueued:
-    jobs: Jobs = request.app.state.jobs
+async def sync_now(principal: AdminOnly, jobs: JobsDep) -> SyncQueued:
     run_id = await jobs.enqueue(SYNC_JOB, requested_by=principal.id)
     return SyncQueued(job=SYNC_JOB, run_id=run_id, status="queued")

@@ -5,23 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, current_principal
 from leadflow.administration.dependencies import Runtime
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.cache import Cache, get_cache
-from leadflow.platform.db import get_session, release
+from leadflow.platform.db import release
+from leadflow.platform.dependencies import CacheDep, DatabaseDep, Session
+from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
-from leadflow.platform.schemas import IdQuery
 from leadflow.reports import schemas, service
 from leadflow.reports.export import language, to_csv
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"], responses=PROBLEM_RESPONSES)
-CacheDep = Annotated[Cache, Depends(get_cache)]
-Session = Annotated[AsyncSession, Depends(get_session)]
 SignedIn = Annotated[Principal, Depends(current_principal)]
 DateFrom = Annotated[
     dt.date | None,
@@ -61,7 +58,7 @@ CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 def _mount(name: str) -> None:
     async def endpoint(
-        request: Request,
+        database: DatabaseDep,
         principal: SignedIn,
         runtime: Runtime,
         cache: CacheDep,
@@ -75,7 +72,7 @@ def _mount(name: str) -> None:
     ) -> Any:
         await release(session)  # the report reads on sessions of its own
         query = service.ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
-        body = await service.run(request.app.state.database, cache, principal, name, query, runtime.business_timezone)
+        body = await service.run(database, cache, principal, name, query, runtime.business_timezone)
         if format == "csv":
             period = body["period"]
             filename = f"{name}-{period['date_from']}-{period['date_to']}.csv"

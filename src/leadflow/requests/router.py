@@ -15,9 +15,10 @@ from leadflow.files import service as files
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
-from leadflow.platform.db import get_session
+from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
-from leadflow.platform.schemas import IdPath, IdQuery, Page, PageParams, SearchQuery, page_params
+from leadflow.platform.schemas import Page
 from leadflow.recordings import service as recordings
 from leadflow.recordings.schemas import RecordingOut
 from leadflow.requests import service, workflow
@@ -36,8 +37,6 @@ from leadflow.requests.schemas import (
 from leadflow.requests.workflow import Queue, Status
 
 router = APIRouter(prefix=API_PREFIX, tags=["requests"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
 IntakeWriter = Annotated[Principal, Depends(require_roles(*service.INTAKE_WRITERS))]
 # Marketers read requests; every write is for the roles below (the service checks fields and moves).
 RequestWriter = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.operator, Role.master))]

@@ -9,15 +9,15 @@ from urllib.parse import parse_qsl
 import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
 from leadflow.administration.dependencies import Runtime
 from leadflow.catalog import service as catalog
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.db import get_session
+from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES, NotFound, Problem
-from leadflow.platform.schemas import IdQuery, Page, PageParams, page_params
+from leadflow.platform.schemas import Page
 from leadflow.telephony import service
 from leadflow.telephony.providers import MalformedWebhook, Provider, TelephonyNotConfigured
 from leadflow.telephony.registry import KNOWN
@@ -26,8 +26,6 @@ from leadflow.telephony.schemas import CallOut, Outcome, WebhookAnswer
 log = structlog.get_logger("leadflow.telephony")
 
 router = APIRouter(prefix=API_PREFIX, tags=["telephony"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-Paging = Annotated[PageParams, Depends(page_params)]
 CallReader = Annotated[Principal, Depends(require_roles(*service.READERS))]
 FORM = "application/x-www-form-urlencoded"
 WEBHOOK_EVENTS = Counter(

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import AuditLog
-from leadflow.accounts.policies import ClientInfo
+from leadflow.audit.models import AuditLog
+from leadflow.platform.client import ClientInfo
 from leadflow.platform.db import paginate, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
