@@ -7,8 +7,8 @@ function, so the route, the policy and the runtime settings all work on the same
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
@@ -24,26 +24,27 @@ from leadflow.platform.security import Signer
 from leadflow.platform.settings import Settings
 from leadflow.platform.storage import Storage
 
-
-def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
+T = TypeVar("T")
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's one session. Services commit; anything uncommitted is rolled back."""
-    async with get_database(request).session() as session:
-        yield session
+def _component(name: str, kind: type[T]) -> Callable[[Request], T]:
+    """A dependency that hands a route the component ``app.py`` stored under ``name``."""
+
+    def component(request: Request) -> T:
+        value: T = getattr(request.app.state, name)
+        return value
+
+    component.__name__ = f"get_{name}"
+    return component
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-def get_cache(request: Request) -> Cache:
-    cache: Cache = request.app.state.cache
-    return cache
+get_database = _component("database", Database)
+get_settings = _component("settings", Settings)
+get_cache = _component("cache", Cache)
+get_storage = _component("storage", Storage)  # type: ignore[type-abstract]  # a Protocol, which is fine here
+get_jobs = _component("jobs", Jobs)
+get_signer = _component("signer", Signer)
+get_limiter = _component("limiter", RateLimiter)
 
 
 def get_redis(request: Request) -> Redis | None:
@@ -51,24 +52,10 @@ def get_redis(request: Request) -> Redis | None:
     return redis
 
 
-def get_storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
-
-
-def get_jobs(request: Request) -> Jobs:
-    jobs: Jobs = request.app.state.jobs
-    return jobs
-
-
-def get_signer(request: Request) -> Signer:
-    signer: Signer = request.app.state.signer
-    return signer
-
-
-def get_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.limiter
-    return limiter
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one session. Services commit; anything uncommitted is rolled back."""
+    async with get_database(request).session() as session:
+        yield session
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
