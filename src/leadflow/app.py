@@ -45,6 +45,7 @@ from leadflow.platform.security import PasswordHasher, Signer
 from leadflow.platform.settings import Settings, get_settings
 from leadflow.platform.storage import create_storage
 from leadflow.recordings.router import router as recordings_router
+from leadflow.reports.invalidation import register_cache_taggers
 from leadflow.reports.router import router as reports_router
 from leadflow.requests.router import router as requests_router
 from leadflow.tasks import build_jobs, warm_cache
@@ -64,6 +65,7 @@ API clients use `POST /auth/token` and `Authorization: Bearer`.
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    register_cache_taggers()  # which writes make a cached report stale
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_json)
 

@@ -298,9 +298,11 @@ async def _worker(settings: Settings) -> None:
     from leadflow.platform.metrics import serve_worker_metrics
     from leadflow.platform.redis import create_redis
     from leadflow.platform.storage import create_storage
+    from leadflow.reports.invalidation import register_cache_taggers
     from leadflow.tasks import build_jobs
 
     configure_logging(settings.log_level, settings.log_json)
+    register_cache_taggers()  # which writes make a cached report stale
     redis = create_redis(settings)
     cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)  # the jobs' writes invalidate what web caches
     database = Database(settings, on_commit=cache.invalidate)
@@ -347,8 +349,10 @@ async def _sync_recordings(settings: Settings) -> Outcome:
     from leadflow.platform.redis import create_redis
     from leadflow.platform.storage import create_storage
     from leadflow.recordings.tasks import SYNC_JOB
+    from leadflow.reports.invalidation import register_cache_taggers
     from leadflow.tasks import build_jobs
 
+    register_cache_taggers()  # which writes make a cached report stale
     redis = create_redis(settings)
     cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
     database = Database(settings, on_commit=cache.invalidate)
