@@ -63,3 +63,14 @@ async def test_the_default_period_includes_every_citys_own_today(h: Harness) -> 
     assert item["requests_total"] == 1
     summary = (await admin.get("/api/v1/reports/summary")).json()
     assert next(i for i in summary["items"] if i["city_id"] == east.id)["today"]["requests_total"] == 1
+
+
+def test_registering_the_report_taggers_twice_stores_each_once() -> None:
+    from leadflow.platform import cache as cache_module
+    from leadflow.reports.invalidation import register_cache_taggers
+
+    register_cache_taggers()
+    before = {table: list(taggers) for table, taggers in cache_module._TAGGERS.items()}
+    register_cache_taggers()
+    assert {table: list(taggers) for table, taggers in cache_module._TAGGERS.items()} == before
+    assert len(before["requests"]) == 1

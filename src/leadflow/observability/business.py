@@ -23,8 +23,9 @@ from leadflow.accounts.policies import Principal
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database, utcnow
 from leadflow.platform.problems import Forbidden
+from leadflow.reports.access import ReportQuery, Scope, resolve_scope
 from leadflow.reports.metrics import AGGREGATES, SNAPSHOT, Slice
-from leadflow.reports.service import ReportQuery, Scope, resolve_scope, tags_for
+from leadflow.reports.service import tags_for
 from leadflow.reports.windows import windows
 
 log = structlog.get_logger("leadflow.metrics")

@@ -17,8 +17,8 @@ from leadflow.platform.metrics import CONTENT_TYPE, METRICS_PATH, exposition
 from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES, Forbidden, Unauthenticated
 from leadflow.platform.security import in_networks
+from leadflow.reports.access import ReportQuery
 from leadflow.reports.router import DateFrom, DateTo
-from leadflow.reports.service import ReportQuery
 
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 

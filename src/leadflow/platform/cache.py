@@ -56,13 +56,14 @@ PREFER_PRIMARY: ContextVar[bool] = ContextVar("prefer_primary", default=False)
 
 # Which writes invalidate what -------------------------------------------------------------------------------------
 Tagger = Callable[[Any], Iterable[str]]
-_TAGGERS: dict[str, list[Tagger]] = {}
+_TAGGERS: dict[str, dict[Tagger, None]] = {}  # per table, its taggers in declaration order (a dict as an ordered set)
 
 
 def invalidated_by(table: str, tagger: Tagger) -> None:
     """Declare that a committed write to ``table`` invalidates ``tagger(row)``. For a bulk statement (an
-    ``INSERT … ON CONFLICT`` or ``UPDATE … WHERE`` without ORM rows) ``row`` is None: name the coarse tags."""
-    _TAGGERS.setdefault(table, []).append(tagger)
+    ``INSERT … ON CONFLICT`` or ``UPDATE … WHERE`` without ORM rows) ``row`` is None: name the coarse tags.
+    Declaring the same tagger (the same function object) for a table again changes nothing."""
+    _TAGGERS.setdefault(table, {})[tagger] = None
 
 
 def tags_of(table: str, row: Any) -> set[str]:

@@ -23,7 +23,7 @@ from leadflow.platform.money import to_money
 from leadflow.platform.periods import month_to_date, today, utc_bounds
 from leadflow.platform.sqltime import local_date, seconds_between
 from leadflow.recordings.models import CallRecording
-from leadflow.reports.service import rate
+from leadflow.reports.arithmetic import rate
 from leadflow.reports.windows import CityWindow, during, on_dates
 from leadflow.requests.models import Request
 from leadflow.requests.workflow import Status
