@@ -91,38 +91,39 @@ class AuthService:
         self, session: AsyncSession, login: str, password: str, otp: str | None, client: ClientInfo, kind: str
     ) -> IssuedSession:
         key = login_key(login)
-        locked = await self.guard.begin(key)
-        if locked:
-            audit.record(session, "login", actor_id=None, client=client, result="locked", login=key)
-            await session.commit()
-            raise LoginLocked(locked)
+        # The attempt's reservation is given back if this ends with neither outcome (an error, a blocked account).
+        async with self.guard.attempt(key) as attempt:
+            if attempt.locked:
+                audit.record(session, "login", actor_id=None, client=client, result="locked", login=key)
+                await session.commit()
+                raise LoginLocked(attempt.locked)
 
-        user = await session.scalar(select(User).where(func.lower(User.login) == key, User.deleted_at.is_(None)))
-        ok, upgraded_hash = await self.hasher.verify(password, user.password_hash if user else None)
-        if ok and user is not None and user.totp_secret:
-            if not otp:
-                await self.guard.success(key)  # the password was right: this attempt is not a failure
-                raise OtpRequired()
-            ok = await self._check_otp(session, user, otp)
-        if not ok or user is None:
-            locked = await self.guard.failed(key)
-            audit.record(
-                session,
-                "login",
-                actor_id=user.id if user else None,
-                client=client,
-                result="locked" if locked else "failed",
-                login=key,
-            )
-            await session.commit()
-            log.info("login_failed", locked=bool(locked))
-            raise BadCredentials()
-        if user.status != UserStatus.active:
-            audit.record(session, "login", actor_id=user.id, client=client, result="blocked", login=key)
-            await session.commit()
-            raise AccountBlocked("This account is blocked; ask an administrator.")
+            user = await session.scalar(select(User).where(func.lower(User.login) == key, User.deleted_at.is_(None)))
+            ok, upgraded_hash = await self.hasher.verify(password, user.password_hash if user else None)
+            if ok and user is not None and user.totp_secret:
+                if not otp:
+                    await attempt.success()  # the password was right: this attempt is not a failure
+                    raise OtpRequired()
+                ok = await self._check_otp(session, user, otp)
+            if not ok or user is None:
+                locked = await attempt.failed()
+                audit.record(
+                    session,
+                    "login",
+                    actor_id=user.id if user else None,
+                    client=client,
+                    result="locked" if locked else "failed",
+                    login=key,
+                )
+                await session.commit()
+                log.info("login_failed", locked=bool(locked))
+                raise BadCredentials()
+            if user.status != UserStatus.active:
+                audit.record(session, "login", actor_id=user.id, client=client, result="blocked", login=key)
+                await session.commit()
+                raise AccountBlocked("This account is blocked; ask an administrator.")
 
-        await self.guard.success(key)
+            await attempt.success()
         if upgraded_hash:
             user.password_hash = upgraded_hash
         user.last_login_at = utcnow()
@@ -161,28 +162,37 @@ class AuthService:
         """Re-checks the password of a signed-in user under the same lockout as sign-in (a stolen session must not
         become a password-guessing oracle)."""
         key = login_key(user.login)
-        locked = await self.guard.begin(key)
-        if locked:
-            audit.record(
-                session, action, actor_id=user.id, client=client, result="locked", target_type="user", target_id=user.id
-            )
-            await session.commit()
-            raise LoginLocked(locked)
-        ok, _ = await self.hasher.verify(password, user.password_hash)
-        if not ok:
-            locked = await self.guard.failed(key)
-            audit.record(
-                session,
-                action,
-                actor_id=user.id,
-                client=client,
-                result="locked" if locked else "failed",
-                target_type="user",
-                target_id=user.id,
-            )
-            await session.commit()
-            raise ValidationProblem.field(field, "The password is wrong.")
-        await self.guard.success(key)
+        # Nothing else is pending here: end the transaction, so that no pooled connection is held while the lockout
+        # may wait for a free attempt (the loaded rows stay usable).
+        await session.commit()
+        async with self.guard.attempt(key) as attempt:
+            if attempt.locked:
+                audit.record(
+                    session,
+                    action,
+                    actor_id=user.id,
+                    client=client,
+                    result="locked",
+                    target_type="user",
+                    target_id=user.id,
+                )
+                await session.commit()
+                raise LoginLocked(attempt.locked)
+            ok, _ = await self.hasher.verify(password, user.password_hash)
+            if not ok:
+                locked = await attempt.failed()
+                audit.record(
+                    session,
+                    action,
+                    actor_id=user.id,
+                    client=client,
+                    result="locked" if locked else "failed",
+                    target_type="user",
+                    target_id=user.id,
+                )
+                await session.commit()
+                raise ValidationProblem.field(field, "The password is wrong.")
+            await attempt.success()
 
     async def _open_session(self, session: AsyncSession, user: User, client: ClientInfo, kind: str) -> IssuedSession:
         now = utcnow()

@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_s: int = Field(default=15 * 60, ge=1)
     login_lockout_s: int = Field(default=30 * 60, ge=1)
+    login_busy_wait_s: float = Field(default=5, ge=0, le=60)  # a sign-in waits this long for a free attempt
 
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=3600)
