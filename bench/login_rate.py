@@ -6,8 +6,9 @@ Usage (against a running `leadflow serve`, existing accounts sharing one passwor
     uv run python bench/login_rate.py --url http://127.0.0.1:8000 --login bench1,bench2,...,bench8 --password ... \
         --concurrency 16 --seconds 20
 
-Spread the clients over several accounts: more than five sign-ins of one login at the same moment are turned away
-(429 login-busy) by the lockout's reservation of attempts.
+Spread the clients over several accounts: more than five sign-ins of one login at the same moment wait their turn
+for the lockout's reservation of attempts (bench/login_waits.py measures that wait), which would measure the queue,
+not the hash.
 
 It runs `concurrency` closed-loop sign-in clients (POST /api/v1/auth/token) and, beside them, one client that calls
 GET /api/v1/auth/me every 50 ms with a token obtained first, then prints sign-ins per second and the latency
