@@ -34,7 +34,9 @@ from leadflow.platform.client import ClientInfo
 from leadflow.platform.db import Database
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
-from leadflow.requests import service as requests
+from leadflow.requests import editing as request_editing
+from leadflow.requests import intake as request_intake
+from leadflow.requests import transitions as request_transitions
 from leadflow.requests.schemas import RequestCreate, RequestUpdate, TransitionIn
 from leadflow.requests.workflow import Status
 from leadflow.telephony import service as telephony
@@ -173,7 +175,7 @@ async def _campaigns_and_requests(
     for number, status in enumerate(mix):
         needs_master = status not in (Status.new, Status.callback, Status.not_reached, Status.awaiting_dispatch)
         city_id = rng.choice(dispatched if needs_master or status is Status.refused else city_ids)
-        request = await requests.create_request(
+        request = await request_intake.create_request(
             session,
             admin,
             RequestCreate(
@@ -188,7 +190,7 @@ async def _campaigns_and_requests(
         if status is Status.refused and number % 2:
             path = REFUSED_ON_SITE
         if Status.awaiting_dispatch in path:
-            request = await requests.update_request(
+            request = await request_editing.update_request(
                 session,
                 admin,
                 request.id,
@@ -216,7 +218,7 @@ async def _campaigns_and_requests(
                 body.reason = "Дорого"
             elif target is Status.callback:
                 body.callback_at = tomorrow
-            request = await requests.transition(session, admin, request.id, body, None, default_share=share)
+            request = await request_transitions.transition(session, admin, request.id, body, None, default_share=share)
     await _calls(session, rng)
     spend = await catalog.system_transaction_type(session, ADVERTISING_SPEND)
     today = periods.today(settings.timezone)

@@ -38,7 +38,7 @@ from leadflow.platform.problems import (
 from leadflow.platform.schemas import Page
 from leadflow.platform.storage import StorageError
 from leadflow.recordings import service as recordings
-from leadflow.requests import service as requests
+from leadflow.requests import hooks, queries
 
 log = structlog.get_logger("leadflow.files")
 
@@ -153,7 +153,7 @@ async def _upload(
         request_id, user_id = owner.request_id, actor.user_id or 0
 
         def note(row: StoredFile) -> None:
-            requests.note_file(session, request_id, row.id, row.kind, user_id)
+            hooks.note_file(session, request_id, row.id, row.kind, user_id)
 
     try:
         return await service.save(session, storage, staged, kind=kind, owner=owner, actor=actor, also=note)
@@ -201,7 +201,7 @@ async def upload_request_file(request_id: IdPath, request: Request, session: Ses
     async def may_upload(principal: Principal) -> None:
         if principal.role not in REQUEST_UPLOADERS:
             raise Forbidden("Files of a request are uploaded by its master, directors and admins.")
-        await requests.get_request(session, principal, request_id)
+        await queries.get_request(session, principal, request_id)
 
     return await _accept(
         request, session, response, service.Owner(request_id=request_id), ("bso", "expense_receipt"), may_upload
@@ -229,7 +229,7 @@ async def upload_transaction_file(
 
 async def _may_read(session: AsyncSession, principal: Principal, row: StoredFile) -> bool:
     if row.request_id is not None:
-        return await requests.visible_request_id(session, principal, row.request_id) is not None
+        return await hooks.visible_request_id(session, principal, row.request_id) is not None
     if row.transaction_id is not None:
         if principal.role not in cash.CASHIERS:
             return False
@@ -355,7 +355,7 @@ async def delete_file(file_id: FileId, request: Request, session: Session) -> Re
 
     def note(deleted: StoredFile) -> None:
         if deleted.request_id is not None:
-            requests.note_file(session, deleted.request_id, deleted.id, deleted.kind, principal.id, deleted=True)
+            hooks.note_file(session, deleted.request_id, deleted.id, deleted.kind, principal.id, deleted=True)
 
     await service.remove(session, storage, row, access.actor, also=note)
     return Response(status_code=204)

@@ -29,7 +29,8 @@ from leadflow.platform.schemas import PageParams
 from leadflow.platform.storage import Storage
 from leadflow.recordings import names
 from leadflow.recordings.models import CallRecording
-from leadflow.requests import service as requests
+from leadflow.requests import hooks as request_hooks
+from leadflow.requests import queries as request_queries
 from leadflow.telephony import service as telephony
 
 log = structlog.get_logger("leadflow.recordings")
@@ -64,7 +65,7 @@ async def _link(session: AsyncSession, recording: CallRecording, windows: Window
                 if recording.duration_s is None:
                     changes["duration_s"] = call.duration_s
         campaign = await campaigns.active_by_line(session, recording.line) if recording.line else None
-        request = await requests.find_for_recording(
+        request = await request_hooks.find_for_recording(
             session, recording.caller, recording.started_at, windows.link, campaign.id if campaign else None
         )
     else:
@@ -85,7 +86,7 @@ async def _link(session: AsyncSession, recording: CallRecording, windows: Window
     if (result.rowcount or 0) != 1:  # type: ignore[attr-defined]
         return "moved"
     if request is not None:
-        requests.note_recording(session, request.id, recording.id, None)
+        request_hooks.note_recording(session, request.id, recording.id, None)
     return state
 
 
@@ -228,7 +229,7 @@ async def link_manually(
     if recording is None:
         raise NotFound(f"No call recording with id {recording_id}.")
     try:
-        request = await requests.get_request(session, principal, request_id)
+        request = await request_queries.get_request(session, principal, request_id)
     except NotFound as exc:
         raise ValidationProblem.field("request_id", "Unknown request, or not one you can see.") from exc
     if recording.request_id == request.id:
@@ -237,7 +238,7 @@ async def link_manually(
     recording.city_id = request.city_id
     recording.link_state = "linked"
     recording.updated_at = utcnow()
-    requests.note_recording(session, request.id, recording.id, principal.id)
+    request_hooks.note_recording(session, request.id, recording.id, principal.id)
     await session.commit()
     found = await files.files_of_recordings(session, [recording.id])
     return recording, found.get(recording.id)

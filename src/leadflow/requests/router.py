@@ -21,7 +21,7 @@ from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import Page
 from leadflow.recordings import service as recordings
 from leadflow.recordings.schemas import RecordingOut
-from leadflow.requests import service, workflow
+from leadflow.requests import earnings, editing, intake, queries, transitions, workflow
 from leadflow.requests.models import Request as RequestRow
 from leadflow.requests.schemas import (
     Earnings,
@@ -37,7 +37,7 @@ from leadflow.requests.schemas import (
 from leadflow.requests.workflow import Queue, Status
 
 router = APIRouter(prefix=API_PREFIX, tags=["requests"], responses=PROBLEM_RESPONSES)
-IntakeWriter = Annotated[Principal, Depends(require_roles(*service.INTAKE_WRITERS))]
+IntakeWriter = Annotated[Principal, Depends(require_roles(*intake.INTAKE_WRITERS))]
 # Marketers read requests; every write is for the roles below (the service checks fields and moves).
 RequestWriter = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.operator, Role.master))]
 EarningsReader = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.master))]
@@ -83,7 +83,7 @@ async def list_requests(
     sort: Sort = Query("-created_at", description="Newest first by default; the id breaks ties."),
 ) -> dict[str, Any]:
     zone = runtime.business_timezone
-    filters = service.Filters(
+    filters = queries.Filters(
         queue=Queue(queue) if queue else None,
         statuses=tuple(status or ()),
         city_id=city_id,
@@ -96,13 +96,13 @@ async def list_requests(
         date_to=date_to,
         date_field=date_field,
     )
-    rows, total = await service.list_requests(session, principal, paging, filters, sort=sort, business_zone=zone)
+    rows, total = await queries.list_requests(session, principal, paging, filters, sort=sort, business_zone=zone)
     return paging.envelope(rows, total)
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")
 async def create_request(body: RequestCreate, principal: IntakeWriter, session: Session, response: Response) -> Any:
-    return await request_out(session, principal, await service.create_request(session, principal, body), response)
+    return await request_out(session, principal, await intake.create_request(session, principal, body), response)
 
 
 @router.get("/requests/workflow", response_model=list[MoveOut], summary="The transition table (SPEC §3.2)")
@@ -129,7 +129,7 @@ async def statuses(_: SignedIn) -> list[dict[str, Any]]:
 
 @router.get("/requests/{request_id}", response_model=RequestOut, summary="Get a request (ETag)")
 async def get_request(request_id: IdPath, principal: SignedIn, session: Session, response: Response) -> Any:
-    return await request_out(session, principal, await service.get_request(session, principal, request_id), response)
+    return await request_out(session, principal, await queries.get_request(session, principal, request_id), response)
 
 
 @router.patch(
@@ -148,7 +148,7 @@ async def update_request(
     if_match: IfMatch = None,
 ) -> Any:
     share = runtime.company_share
-    row = await service.update_request(session, principal, request_id, body, if_match, default_share=share)
+    row = await editing.update_request(session, principal, request_id, body, if_match, default_share=share)
     return await request_out(session, principal, row, response)
 
 
@@ -170,13 +170,13 @@ async def transition(
     if_match: IfMatch = None,
 ) -> Any:
     share = runtime.company_share
-    row = await service.transition(session, principal, request_id, body, if_match, default_share=share)
+    row = await transitions.transition(session, principal, request_id, body, if_match, default_share=share)
     return await request_out(session, principal, row, response)
 
 
 @router.get("/requests/{request_id}/events", response_model=Page[EventOut], summary="A request's history, oldest first")
 async def list_events(request_id: IdPath, principal: SignedIn, session: Session, paging: Paging) -> dict[str, Any]:
-    rows, total = await service.list_events(session, principal, request_id, paging)
+    rows, total = await queries.list_events(session, principal, request_id, paging)
     return paging.envelope(rows, total)
 
 
@@ -193,7 +193,7 @@ async def delete_request(
     session: Session,
     read: DeleteVersion,
 ) -> Response:
-    await service.delete_request(session, principal, request_id, read.version, read.if_match)
+    await editing.delete_request(session, principal, request_id, read.version, read.if_match)
     return Response(status_code=204)
 
 
@@ -205,4 +205,4 @@ async def master_earnings(
     date_from: Annotated[dt.date | None, Query(description="Default: the first day of date_to's month.")] = None,
     date_to: Annotated[dt.date | None, Query(description="Default: today in the master's city.")] = None,
 ) -> dict[str, Any]:
-    return await service.earnings(session, principal, master_id, date_from, date_to)
+    return await earnings.earnings(session, principal, master_id, date_from, date_to)

@@ -1,15 +1,20 @@
 """The request state machine of SPEC §3.2 as data: statuses, queues, labels and the transition table.
 
-Pure rules, no database: the service asks :func:`find_move` whether a move exists and who may make it, and the
-``/requests/workflow`` endpoint and the docs print the same table.
+Pure rules, no database: :mod:`leadflow.requests.transitions` asks :func:`resolve_move` whether a move exists and
+who may make it, then :func:`check_move_fields` and :func:`missing_for_move` what it needs; the ``/requests/workflow``
+endpoint and the docs print the same table.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from leadflow.accounts.models import Role
+from leadflow.platform.problems import FieldError, Forbidden, ValidationProblem
+from leadflow.requests.exceptions import InvalidTransition
 
 
 class Status(StrEnum):
@@ -66,7 +71,7 @@ def queue_statuses(queue: Queue) -> frozenset[Status]:
 
 
 class Need(StrEnum):
-    """What a move requires besides the right role (checked by the service: 422 when missing)."""
+    """What a move requires besides the right role (:func:`check_move_fields` and :func:`missing_for_move`: 422)."""
 
     booking = "booking"  # city, client phone, address and visit time are filled in
     reason = "reason"
@@ -177,6 +182,63 @@ def find_move(current: Status, target: Status, was_assigned: bool) -> Move | Non
         if move.target is target:
             return move
     return None
+
+
+# The per-move checks of a transition ------------------------------------------------------------------------------
+MOVE_FIELDS = ("master_id", "result", "expenses", "callback_at")  # the body fields only some moves take
+
+
+def resolve_move(current: Status, target: Status, was_assigned: bool, role: Role) -> Move:
+    """The move from ``current`` to ``target`` for this request: 409 ``invalid-transition`` (with the targets the
+    table allows) when there is none, 403 when ``role`` may not make it."""
+    move = find_move(current, target, was_assigned)
+    if move is None:
+        raise InvalidTransition(
+            f"A request in status {current.value} cannot move to {target.value}.",
+            allowed=allowed_targets(current, was_assigned),
+            current_status=current.value,
+        )
+    if not move.allows(role):
+        raise Forbidden(f"Your role may not move a request from {current.value} to {target.value}.")
+    return move
+
+
+def fields_taken(move: Move) -> frozenset[str]:
+    """The fields of :data:`MOVE_FIELDS` this move uses: the callback time, the master, or the money."""
+    takes = {"callback_at"} if move.target is Status.callback else set()
+    if move.needs & {Need.master, Need.other_master}:
+        takes.add("master_id")
+    if Need.money in move.needs:
+        takes |= {"result", "expenses"}
+    return frozenset(takes)
+
+
+def check_move_fields(move: Move, used_fields: Iterable[str]) -> None:
+    """Refuse (422) the body fields the move does not use, rather than ignore them."""
+    extra = sorted(set(used_fields) - fields_taken(move))
+    if extra:
+        raise ValidationProblem(
+            f"These fields are not used by a move to {move.target.value}.",
+            [FieldError(f, f"Not used by a move to {move.target.value}.") for f in extra],
+        )
+
+
+def missing_for_move(
+    move: Move, address: str | None, visit_at: dt.datetime | None, reason: str | None, note: str | None
+) -> list[FieldError]:
+    """What the move needs and does not have: the booking's address and visit time (the request's), a reason, a
+    note (a reason serves as one). Empty when the move may go ahead; the master and the money are checked apart."""
+    errors: list[FieldError] = []
+    if Need.booking in move.needs:
+        if not address:
+            errors.append(FieldError("address", "Fill in the address before booking the order."))
+        if visit_at is None:
+            errors.append(FieldError("visit_at", "Fill in the visit time before booking the order."))
+    if Need.reason in move.needs and not reason:
+        errors.append(FieldError("reason", "Give a reason."))
+    if Need.note in move.needs and not (note or reason):
+        errors.append(FieldError("note", "Say why the job continues later."))
+    return errors
 
 
 def markdown_table() -> str:

@@ -22,7 +22,8 @@ from leadflow.campaigns import service as campaigns
 from leadflow.platform.db import dialect_insert, paginate, serialize, utcnow, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
-from leadflow.requests import service as requests
+from leadflow.requests import hooks as request_hooks
+from leadflow.requests import intake as request_intake
 from leadflow.telephony.models import Call
 from leadflow.telephony.providers import CallEvent, Direction, EventKind
 
@@ -78,12 +79,14 @@ async def _route(session: AsyncSession, call_id: int, event: CallEvent, dedupe_w
     assert event.entry_id is not None
     # Two calls of one client at once (different entries) must not both create a lead: they take turns from here.
     await serialize(session, "client-phone", event.caller)
-    request = await requests.open_request_for_caller(session, event.caller, campaign.city_id, utcnow() - dedupe_window)
+    request = await request_intake.open_request_for_caller(
+        session, event.caller, campaign.city_id, utcnow() - dedupe_window
+    )
     if request is not None:
-        requests.note_call(session, request, entry_id=event.entry_id, caller=event.caller, line=event.line)
+        request_hooks.note_call(session, request, entry_id=event.entry_id, caller=event.caller, line=event.line)
         outcome = "attached"
     else:
-        request = await requests.create_from_call(
+        request = await request_intake.create_from_call(
             session,
             city_id=campaign.city_id,
             campaign_id=campaign.id,
