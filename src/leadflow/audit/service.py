@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.audit.models import AuditLog
 from leadflow.platform.client import ClientInfo
-from leadflow.platform.db import paginate, within
+from leadflow.platform.db import matching, paginate, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 
@@ -56,14 +56,12 @@ async def list_entries(
     date_to: dt.date | None = None,
 ) -> tuple[Sequence[AuditLog], int]:
     """The audit log, newest first, for admins."""
-    query = select(AuditLog)
-    if action is not None:
-        query = query.where(AuditLog.action == action)
-    if actor_id is not None:
-        query = query.where(AuditLog.actor_id == actor_id)
-    if result is not None:
-        query = query.where(AuditLog.result == result)
-    if login is not None:
-        query = query.where(AuditLog.login == login.lower())
+    query = matching(
+        select(AuditLog),
+        (AuditLog.action, action),
+        (AuditLog.actor_id, actor_id),
+        (AuditLog.result, result),
+        (AuditLog.login, login.lower() if login is not None else None),
+    )
     query = within(query, AuditLog.at, *utc_bounds(date_from, date_to, zone))
     return await paginate(session, query, page, AuditLog.at.desc(), AuditLog.id.desc())

@@ -285,6 +285,15 @@ def dialect_insert(dialect: str) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
+def matching(query: Select[T], *conditions: tuple[Any, Any]) -> Select[T]:
+    """``query`` limited to the rows whose column equals the value, for each ``(column, value)`` whose value was given
+    (a ``None`` value is no condition): the optional equality filters of a list."""
+    for column, value in conditions:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
 def within(query: Select[T], column: Any, start: dt.datetime | None, end: dt.datetime | None) -> Select[T]:
     """``query`` limited to ``start <= column < end`` (either bound may be open)."""
     if start is not None:

@@ -23,7 +23,7 @@ from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.files import service as files
 from leadflow.files.models import StoredFile
-from leadflow.platform.db import paginate, utcnow
+from leadflow.platform.db import matching, paginate, utcnow
 from leadflow.platform.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
 from leadflow.platform.storage import Storage
@@ -195,13 +195,12 @@ async def list_recordings(
     request_id: int | None = None,
     city_id: int | None = None,
 ) -> tuple[Sequence[CallRecording], dict[int, StoredFile], int]:
-    query = _visible(principal)
-    if link_state is not None:
-        query = query.where(CallRecording.link_state == link_state)
-    if request_id is not None:
-        query = query.where(CallRecording.request_id == request_id)
-    if city_id is not None:
-        query = query.where(CallRecording.city_id == city_id)
+    query = matching(
+        _visible(principal),
+        (CallRecording.link_state, link_state),
+        (CallRecording.request_id, request_id),
+        (CallRecording.city_id, city_id),
+    )
     rows, total = await paginate(session, query, page, CallRecording.started_at.desc(), CallRecording.id.desc())
     return rows, await files.files_of_recordings(session, [r.id for r in rows]), total
 

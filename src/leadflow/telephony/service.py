@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
-from leadflow.platform.db import dialect_insert, paginate, serialize, utcnow, within
+from leadflow.platform.db import dialect_insert, matching, paginate, serialize, utcnow, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 from leadflow.requests import hooks as request_hooks
@@ -149,15 +149,13 @@ async def list_calls(
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> tuple[Sequence[Call], int]:
-    query = _visible(principal)
-    if outcome is not None:
-        query = query.where(Call.outcome == outcome)
-    if city_id is not None:
-        query = query.where(Call.city_id == city_id)
-    if campaign_id is not None:
-        query = query.where(Call.campaign_id == campaign_id)
-    if request_id is not None:
-        query = query.where(Call.request_id == request_id)
+    query = matching(
+        _visible(principal),
+        (Call.outcome, outcome),
+        (Call.city_id, city_id),
+        (Call.campaign_id, campaign_id),
+        (Call.request_id, request_id),
+    )
     query = within(query, Call.started_at, *utc_bounds(date_from, date_to, zone))
     return await paginate(session, query, page, Call.started_at.desc(), Call.id.desc())
 
