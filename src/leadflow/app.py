@@ -13,9 +13,10 @@ from starlette.types import Scope
 
 from leadflow import __version__
 from leadflow.accounts.auth import AuthService
+from leadflow.accounts.auth_router import router as auth_router
 from leadflow.accounts.lockout import LoginGuard
 from leadflow.accounts.policies import principal_from_token
-from leadflow.accounts.router import auth_router, users_router
+from leadflow.accounts.router import router as users_router
 from leadflow.accounts.service import UserService
 from leadflow.administration.router import router as administration_router
 from leadflow.campaigns.router import router as campaigns_router

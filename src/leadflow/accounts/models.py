@@ -34,6 +34,18 @@ class Role(StrEnum):
 
 ROLE_RANK = {Role.admin: 3, Role.director: 2, Role.operator: 1, Role.marketer: 1, Role.master: 0}
 
+# Role groups by what they may do: a rule names its group rather than spelling out roles, so that a change of who
+# may do something is one edit here.
+MANAGERS = frozenset({Role.admin, Role.director})  # accounts and master profiles, the cash desk, business metrics
+INTAKE_WRITERS = frozenset({Role.admin, Role.director, Role.operator})  # calls, recordings, new requests
+REQUEST_WORKERS = INTAKE_WRITERS | {Role.master}  # work on requests, so read the masters who take them
+EARNINGS_READERS = MANAGERS | {Role.master}  # a master's earnings: the managers and the master themself
+CAMPAIGN_WRITERS = frozenset({Role.admin, Role.director, Role.marketer})
+CAMPAIGN_READERS = CAMPAIGN_WRITERS | {Role.operator}  # operators read campaigns but never change them
+MANAGED_BY_DIRECTOR = frozenset({Role.master, Role.operator})  # the accounts a director may create and manage
+CITYLESS = frozenset({Role.admin, Role.master})  # no city list: every city, or the master profile's one
+CITY_LIST_OPTIONAL = frozenset({Role.operator, Role.marketer})  # an empty city list means every city
+
 
 class UserStatus(StrEnum):
     active = "active"

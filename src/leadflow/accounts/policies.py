@@ -15,7 +15,15 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from leadflow.accounts.models import ROLE_RANK, AuthSession, Role, User, UserStatus
+from leadflow.accounts.models import (
+    CITY_LIST_OPTIONAL,
+    MANAGERS,
+    ROLE_RANK,
+    AuthSession,
+    Role,
+    User,
+    UserStatus,
+)
 from leadflow.administration.service import two_factor_required_for_admins
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import utcnow
@@ -60,7 +68,7 @@ def visible_city_ids(principal: Principal) -> frozenset[int] | None:
         return None
     if principal.role is Role.director:
         return principal.city_ids
-    if principal.role in (Role.operator, Role.marketer):
+    if principal.role in CITY_LIST_OPTIONAL:
         return principal.city_ids or None
     return frozenset({principal.master_city_id}) if principal.master_city_id is not None else frozenset()
 
@@ -177,4 +185,4 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
 
 SignedIn = Annotated[Principal, Depends(current_principal)]
 AdminOnly = Annotated[Principal, Depends(require_roles(Role.admin))]
-UserManager = Annotated[Principal, Depends(require_roles(Role.admin, Role.director))]
+UserManager = Annotated[Principal, Depends(require_roles(*MANAGERS))]

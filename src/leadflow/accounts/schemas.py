@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from leadflow.accounts.models import Role, UserStatus
 from leadflow.platform.schemas import (
@@ -72,6 +72,24 @@ class PasswordChange(InputModel):
 
 class PasswordReset(InputModel):
     password: NewPassword
+
+
+class TotpSetup(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class TotpCode(InputModel):
+    code: str = Field(min_length=6, max_length=20)
+
+
+class TotpDisable(InputModel):
+    password: RawPassword
+    otp: str = Field(min_length=6, max_length=20, description="A current code or an unused recovery code.")
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str]
 
 
 # Users ----------------------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from leadflow.administration.models import AppSetting
 from leadflow.administration.schemas import RuntimeSettings, RuntimeSettingsUpdate
 from leadflow.audit import service as audit
 from leadflow.platform.client import ClientInfo
+from leadflow.platform.db import unit_of_work
+from leadflow.platform.problems import Conflict
 from leadflow.platform.settings import Settings
 
 
@@ -47,23 +49,30 @@ async def two_factor_required_for_admins(session: AsyncSession, settings: Settin
     return bool(row.value) if row is not None else bool(defaults(settings)["require_2fa_for_admins"])
 
 
+def _saved_meanwhile() -> Conflict:
+    # Two admins saving a setting never saved before both insert its row; the second loses the primary key.
+    return Conflict("Another administrator saved these settings just now; reload them and try again.")
+
+
 async def update_settings(
     session: AsyncSession, settings: Settings, actor_id: int, data: RuntimeSettingsUpdate, client: ClientInfo
 ) -> RuntimeSettings:
     changes = data.changes()
     current = await get_settings(session, settings)
     diff: dict[str, list[Any]] = {}
-    for key, value in changes.items():
-        row = await session.get(AppSetting, key)
-        if row is None:
-            session.add(AppSetting(key=key, value=_dump(key, value), updated_by_id=actor_id))
-        else:
-            row.value = _dump(key, value)
-            row.updated_by_id = actor_id
-        old = getattr(current, key)
-        if old != value:
-            diff[key] = [_dump(key, old), _dump(key, value)]
-    if diff:
-        audit.record(session, "settings_changed", actor_id=actor_id, client=client, target_type="settings", data=diff)
-    await session.commit()
+    async with unit_of_work(session, _saved_meanwhile):
+        for key, value in changes.items():
+            row = await session.get(AppSetting, key)
+            if row is None:
+                session.add(AppSetting(key=key, value=_dump(key, value), updated_by_id=actor_id))
+            else:
+                row.value = _dump(key, value)
+                row.updated_by_id = actor_id
+            old = getattr(current, key)
+            if old != value:
+                diff[key] = [_dump(key, old), _dump(key, value)]
+        if diff:
+            audit.record(
+                session, "settings_changed", actor_id=actor_id, client=client, target_type="settings", data=diff
+            )
     return await get_settings(session, settings)

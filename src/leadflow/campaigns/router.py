@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from leadflow.accounts.models import CAMPAIGN_READERS, CAMPAIGN_WRITERS
 from leadflow.accounts.policies import Principal, require_roles
 from leadflow.campaigns import service
 from leadflow.campaigns.schemas import CampaignCreate, CampaignOut, CampaignUpdate
@@ -16,8 +17,8 @@ from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import Page
 
 router = APIRouter(prefix=API_PREFIX, tags=["campaigns"], responses=PROBLEM_RESPONSES)
-Reader = Annotated[Principal, Depends(require_roles(*service.READERS))]
-Writer = Annotated[Principal, Depends(require_roles(*service.WRITERS))]
+Reader = Annotated[Principal, Depends(require_roles(*CAMPAIGN_READERS))]
+Writer = Annotated[Principal, Depends(require_roles(*CAMPAIGN_WRITERS))]
 
 
 @router.get("/campaigns", response_model=Page[CampaignOut], summary="List campaigns in your cities")

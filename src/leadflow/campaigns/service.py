@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import CAMPAIGN_WRITERS
 from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
 from leadflow.campaigns.models import Campaign
 from leadflow.campaigns.schemas import CampaignCreate, CampaignUpdate
@@ -15,9 +15,6 @@ from leadflow.catalog import service as catalog
 from leadflow.platform.db import paginate, unit_of_work, utcnow
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from leadflow.platform.schemas import PageParams
-
-READERS = frozenset({Role.admin, Role.director, Role.marketer, Role.operator})
-WRITERS = frozenset({Role.admin, Role.director, Role.marketer})
 
 
 def _phone_taken() -> Conflict:
@@ -85,7 +82,7 @@ async def _check_phone_free(session: AsyncSession, phone: str, own_id: int | Non
 
 
 def _check_writer(principal: Principal) -> None:
-    if principal.role not in WRITERS:
+    if principal.role not in CAMPAIGN_WRITERS:
         raise Forbidden("Your role may read campaigns but not change them.")
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.catalog import schemas
@@ -19,6 +19,7 @@ from leadflow.catalog.models import (
     TransactionType,
 )
 from leadflow.platform.cache import Cache, invalidated_by
+from leadflow.platform.db import paginate, unit_of_work
 from leadflow.platform.problems import Conflict, FieldError, NotFound
 from leadflow.platform.schemas import DEFAULT_PER_PAGE, Page, PageParams, PatchModel
 
@@ -66,16 +67,14 @@ class ReferenceService(Generic[M]):
 
     async def list(
         self, session: AsyncSession, page: PageParams, active: bool | None = None, q: str | None = None
-    ) -> tuple[list[M], int]:
+    ) -> tuple[Sequence[M], int]:
         query = select(self.model)
         if active is not None:
             query = query.where(self.model.active.is_(active))
         order = (getattr(self.model, self.order_by), self.model.id)
         if q:
             query = query.where(func.lower(self.model.name).contains(q.lower(), autoescape=True))
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = await session.scalars(query.order_by(*order).offset(page.offset).limit(page.per_page))
-        return list(rows), int(total or 0)
+        return await paginate(session, query, page, *order)
 
     async def find(self, session: AsyncSession, row_id: int) -> M | None:
         """The row, or None (for other domains checking an id named in a body)."""
@@ -91,8 +90,8 @@ class ReferenceService(Generic[M]):
         values = data.model_dump()
         await self._check_unique(session, values, None)
         row = self.model(**values)
-        session.add(row)
-        await self._commit(session, "create")
+        async with unit_of_work(session, self._conflict("create")):
+            session.add(row)
         return row
 
     async def update(self, session: AsyncSession, row_id: int, data: PatchModel) -> M:
@@ -100,20 +99,17 @@ class ReferenceService(Generic[M]):
         values = data.changes()
         self.guard_update(row, values)
         await self._check_unique(session, values, row.id)
-        for field, value in values.items():
-            setattr(row, field, value)
-        await self._commit(session, "update")
+        async with unit_of_work(session, self._conflict("update")):
+            for field, value in values.items():
+                setattr(row, field, value)
         return row
 
     async def delete(self, session: AsyncSession, row_id: int) -> None:
         row = await self.get(session, row_id)
         self.guard_delete(row)
-        await session.delete(row)
-        try:
-            await session.commit()
-        except IntegrityError as exc:
-            await session.rollback()
-            raise InUse(f"This {self.label} is in use; deactivate it instead (PATCH active=false).") from exc
+        # A reference from another table refuses the delete: the row is in use.
+        async with unit_of_work(session, self._in_use):
+            await session.delete(row)
 
     def guard_update(self, row: M, values: dict[str, Any]) -> None:
         """Hook for rules on protected rows."""
@@ -135,12 +131,12 @@ class ReferenceService(Generic[M]):
         if errors:
             raise Conflict(f"A {self.label} like this already exists.", errors=errors)
 
-    async def _commit(self, session: AsyncSession, action: str) -> None:
-        try:
-            await session.commit()
-        except IntegrityError as exc:
-            await session.rollback()
-            raise Conflict(f"Could not {action} the {self.label}: it conflicts with an existing one.") from exc
+    def _conflict(self, action: str) -> Callable[[], Conflict]:
+        """What a write refused by a unique index answers (a twin written between the check above and the commit)."""
+        return lambda: Conflict(f"Could not {action} the {self.label}: it conflicts with an existing one.")
+
+    def _in_use(self) -> InUse:
+        return InUse(f"This {self.label} is in use; deactivate it instead (PATCH active=false).")
 
 
 class RequestTypeService(ReferenceService[RequestType]):
