@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from leadflow.accounts import service as accounts
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import MANAGERS
 from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities, visible_city_ids
 from leadflow.campaigns import service as campaigns
 from leadflow.cash.models import Transaction
@@ -27,7 +27,7 @@ from leadflow.platform.periods import check_range, month_to_date
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from leadflow.platform.schemas import PageParams
 
-CASHIERS = frozenset({Role.admin, Role.director})
+CASHIERS = MANAGERS  # the cash desk is the managers'
 SORTS = {"occurred_on": Transaction.occurred_on, "amount": Transaction.amount, "created_at": Transaction.created_at}
 
 

@@ -18,7 +18,7 @@ import structlog
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import MANAGERS
 from leadflow.accounts.policies import Principal
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database, utcnow
@@ -30,7 +30,7 @@ from leadflow.reports.windows import windows
 
 log = structlog.get_logger("leadflow.metrics")
 
-READERS = frozenset({Role.admin, Role.director})
+READERS = MANAGERS
 PARALLEL = 4  # aggregates of one call running at once: each holds a pooled connection
 P = TypeVar("P")  # what the aggregates are about: a Slice, or the business zone for the gauges
 

@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import INTAKE_WRITERS
 from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.files import service as files
@@ -35,7 +35,7 @@ from leadflow.telephony import service as telephony
 
 log = structlog.get_logger("leadflow.recordings")
 
-READERS = frozenset({Role.admin, Role.director, Role.operator})
+READERS = INTAKE_WRITERS  # who takes the calls listens to them
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import CAMPAIGN_WRITERS, INTAKE_WRITERS, MANAGERS, Role
 from leadflow.accounts.policies import Principal, may_see_city, visible_city_ids
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import City
@@ -18,11 +18,11 @@ from leadflow.reports.windows import CityWindow, windows
 
 # Who reads which report (SPEC §1). Scope within it: admin every city, the others their cities (visible_city_ids).
 READERS: dict[str, frozenset[Role]] = {
-    "cities": frozenset({Role.admin, Role.director}),
-    "masters": frozenset({Role.admin, Role.director}),
-    "campaigns": frozenset({Role.admin, Role.director, Role.marketer}),
-    "operators": frozenset({Role.admin, Role.director, Role.operator}),
-    "summary": frozenset({Role.admin, Role.director, Role.marketer}),
+    "cities": MANAGERS,
+    "masters": MANAGERS,
+    "campaigns": CAMPAIGN_WRITERS,
+    "operators": INTAKE_WRITERS,
+    "summary": CAMPAIGN_WRITERS,
 }
 REPORTS = tuple(READERS)
 

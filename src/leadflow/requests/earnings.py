@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts import service as accounts
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import EARNINGS_READERS
 from leadflow.accounts.policies import Principal
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import DEFAULT_TIMEZONE
@@ -28,7 +28,7 @@ async def earnings(
     date_to: dt.date | None,
 ) -> dict[str, Any]:
     """Σ over the master's requests completed in the period (the master's city time zone) of net − handover."""
-    if principal.role not in (Role.admin, Role.director, Role.master):
+    if principal.role not in EARNINGS_READERS:
         raise Forbidden("Earnings are read by the master, their directors and admins.")
     master = await accounts.master_in_scope(session, principal, master_id)
     assert master.master is not None

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import INTAKE_WRITERS, Role
 from leadflow.accounts.policies import Principal, may_see_city
 from leadflow.campaigns import service as campaigns
 from leadflow.catalog import service as catalog
@@ -25,7 +25,6 @@ from leadflow.requests.queries import reload_request
 from leadflow.requests.schemas import RequestCreate
 from leadflow.requests.workflow import AWAITING, INTAKE, Status
 
-INTAKE_WRITERS = frozenset({Role.admin, Role.director, Role.operator})
 OPEN_WORK = frozenset(AWAITING | {Status.accepted, Status.en_route, Status.in_progress, Status.deferred})
 
 

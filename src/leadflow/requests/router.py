@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import EARNINGS_READERS, INTAKE_WRITERS, REQUEST_WORKERS
 from leadflow.accounts.policies import AdminOnly, Principal, SignedIn, require_roles
 from leadflow.administration.dependencies import Runtime
 from leadflow.files import service as files
@@ -37,10 +37,10 @@ from leadflow.requests.schemas import (
 from leadflow.requests.workflow import Queue, Status
 
 router = APIRouter(prefix=API_PREFIX, tags=["requests"], responses=PROBLEM_RESPONSES)
-IntakeWriter = Annotated[Principal, Depends(require_roles(*intake.INTAKE_WRITERS))]
+IntakeWriter = Annotated[Principal, Depends(require_roles(*INTAKE_WRITERS))]
 # Marketers read requests; every write is for the roles below (the service checks fields and moves).
-RequestWriter = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.operator, Role.master))]
-EarningsReader = Annotated[Principal, Depends(require_roles(Role.admin, Role.director, Role.master))]
+RequestWriter = Annotated[Principal, Depends(require_roles(*REQUEST_WORKERS))]
+EarningsReader = Annotated[Principal, Depends(require_roles(*EARNINGS_READERS))]
 Sort = Literal["created_at", "-created_at", "visit_at", "-visit_at", "status", "-status", "callback_at", "-callback_at"]
 DateQuery = Annotated[dt.date | None, Query(description="Calendar date in the city's (or business) time zone.")]
 

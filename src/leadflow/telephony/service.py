@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.accounts.models import Role
+from leadflow.accounts.models import INTAKE_WRITERS
 from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.platform.db import dialect_insert, matching, paginate, serialize, utcnow, within
@@ -29,7 +29,7 @@ from leadflow.telephony.providers import CallEvent, Direction, EventKind
 
 log = structlog.get_logger("leadflow.telephony")
 
-READERS = frozenset({Role.admin, Role.director, Role.operator})
+READERS = INTAKE_WRITERS  # who takes the calls reads them
 
 
 def _earliest(column: Any, value: dt.datetime | None) -> Any:
