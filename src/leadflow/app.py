@@ -22,6 +22,7 @@ from leadflow.administration.router import router as administration_router
 from leadflow.campaigns.router import router as campaigns_router
 from leadflow.cash.router import router as cash_router
 from leadflow.catalog.router import router as catalog_router
+from leadflow.file_owners import file_rules
 from leadflow.files import service as files_service
 from leadflow.files.router import router as files_router
 from leadflow.observability.health import router as health_router
@@ -113,6 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.auth = AuthService(settings, signer, runtime.hasher, guard)
     app.state.users = UserService(runtime.hasher)
     app.state.telephony = telephony_registry.configured(settings)
+    # files slice: who may read and delete which file, from the files' owners (files imports no domain).
+    app.state.file_rules = file_rules(settings)
+    # end files slice
 
     install_problem_handlers(app)
 

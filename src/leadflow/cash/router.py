@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.policies import Principal, require_roles
 from leadflow.administration.dependencies import Runtime
-from leadflow.cash import service
+from leadflow.cash import files_access, service
 from leadflow.cash.schemas import Balance, Kind, TransactionCreate, TransactionOut, TransactionPage, TransactionUpdate
 from leadflow.files import service as files
+from leadflow.files.http import accept_upload, multipart_doc
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
@@ -126,3 +127,29 @@ async def cash_balance(
     return await service.balance(
         session, principal, city_id=city_id, date_from=date_from, date_to=date_to, business_zone=zone
     )
+
+
+# Uploads are documented with the files (tags=["files"] alone, hence their own router), mounted with these routes.
+uploads = APIRouter(prefix=API_PREFIX, tags=["files"], responses=PROBLEM_RESPONSES)
+
+
+@uploads.post(
+    "/transactions/{transaction_id}/files",
+    response_model=FileOut,
+    status_code=201,
+    summary="Upload a receipt to a cash-desk transaction (multipart: file, kind=transaction_receipt)",
+    responses={200: {"model": FileOut, "description": "The same bytes were uploaded before: the first file."}},
+    openapi_extra=multipart_doc(["transaction_receipt"]),
+)
+async def upload_transaction_file(
+    transaction_id: IdPath, request: Request, session: Session, response: Response
+) -> FileOut:
+    async def may_upload(principal: Principal) -> None:
+        await files_access.may_upload(session, principal, transaction_id)
+
+    return await accept_upload(
+        request, session, response, files.Owner(transaction_id=transaction_id), ("transaction_receipt",), may_upload
+    )
+
+
+router.routes.extend(uploads.routes)

@@ -1,8 +1,8 @@
 """Files (SPEC §7): staging an upload while it streams in (size limit, SHA-256, the type sniffed from the bytes),
 storing it under a generated key, listing an owner's files, deleting, and the access log.
 
-Who may read or change a file follows its owner (a request, a transaction, a recording); that check lives with the
-routes, which ask the owner's domain. This module never sees HTTP.
+Who may read or change a file follows its owner (a request, a transaction, a recording); the owners register that
+rule (``files.access``) and the routes apply it. This module never sees HTTP.
 """
 
 from __future__ import annotations

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import EARNINGS_READERS, INTAKE_WRITERS, REQUEST_WORKERS
 from leadflow.accounts.policies import AdminOnly, Principal, SignedIn, require_roles
 from leadflow.administration.dependencies import Runtime
 from leadflow.files import service as files
+from leadflow.files.http import accept_upload, multipart_doc
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
@@ -21,7 +22,7 @@ from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import Page
 from leadflow.recordings import service as recordings
 from leadflow.recordings.schemas import RecordingOut
-from leadflow.requests import earnings, editing, intake, queries, transitions, workflow
+from leadflow.requests import earnings, editing, files_access, intake, queries, transitions, workflow
 from leadflow.requests.models import Request as RequestRow
 from leadflow.requests.schemas import (
     Earnings,
@@ -206,3 +207,36 @@ async def master_earnings(
     date_to: Annotated[dt.date | None, Query(description="Default: today in the master's city.")] = None,
 ) -> dict[str, Any]:
     return await earnings.earnings(session, principal, master_id, date_from, date_to)
+
+
+# Uploads are documented with the files (tags=["files"] alone, hence their own router), mounted with these routes.
+uploads = APIRouter(prefix=API_PREFIX, tags=["files"], responses=PROBLEM_RESPONSES)
+
+
+@uploads.post(
+    "/requests/{request_id}/files",
+    response_model=FileOut,
+    status_code=201,
+    summary="Upload a BSO form or an expense receipt to a request (multipart: file, kind)",
+    responses={200: {"model": FileOut, "description": "The same bytes were uploaded before: the first file."}},
+    description="JPEG, PNG, WebP or PDF, 10 MB at most; the type is sniffed from the bytes and the name's extension "
+    "must agree (else 415). Directors and admins in scope, and the request's master. The same bytes uploaded again "
+    "return the first file (200).",
+    openapi_extra=multipart_doc(["bso", "expense_receipt"]),
+)
+async def upload_request_file(request_id: IdPath, request: Request, session: Session, response: Response) -> FileOut:
+    async def may_upload(principal: Principal) -> None:
+        await files_access.may_upload(session, principal, request_id)
+
+    return await accept_upload(
+        request,
+        session,
+        response,
+        files.Owner(request_id=request_id),
+        ("bso", "expense_receipt"),
+        may_upload,
+        lambda principal, row: files_access.note_added(session, principal, row),
+    )
+
+
+router.routes.extend(uploads.routes)
