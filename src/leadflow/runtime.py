@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from leadflow.catalog import service as catalog
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
 from leadflow.platform.jobs import Jobs
@@ -22,7 +23,7 @@ from leadflow.platform.redis import create_redis
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
 from leadflow.platform.storage import Storage, create_storage
-from leadflow.reports.invalidation import register_cache_taggers
+from leadflow.reports import invalidation as reports_invalidation
 from leadflow.tasks import build_jobs
 
 
@@ -45,7 +46,8 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
-    register_cache_taggers()
+    catalog.register_cache_taggers()
+    reports_invalidation.register_cache_taggers()
     redis = create_redis(settings)
     cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
     database = Database(settings, on_commit=cache.invalidate)  # a commit invalidates what its writes made stale

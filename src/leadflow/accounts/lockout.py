@@ -11,8 +11,9 @@ import datetime as dt
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import structlog
@@ -192,12 +193,18 @@ class LoginGuard:
         return locked
 
     async def _failed(self, key: str) -> int:
+        return await self._on_redis_or_table(partial(self._redis_failed, key), partial(self._db_failed, key))
+
+    async def _on_redis_or_table(
+        self, on_redis: Callable[[], Awaitable[int]], on_table: Callable[[], Awaitable[int]]
+    ) -> int:
+        """The Redis store when it is configured and answers; the table otherwise, and while Redis fails."""
         if self.redis is not None:
             try:
-                return await self._redis_failed(key)
+                return await on_redis()
             except Exception as exc:
                 log.warning("lockout_redis_unavailable", error=type(exc).__name__)
-        return await self._db_failed(key)
+        return await on_table()
 
     async def success(self, key: str) -> None:
         if self.redis is not None:
@@ -230,12 +237,7 @@ class LoginGuard:
             _detach(asyncio.ensure_future(self.release(key)))
 
     async def _reserve(self, key: str) -> int:
-        if self.redis is not None:
-            try:
-                return await self._redis_begin(key)
-            except Exception as exc:
-                log.warning("lockout_redis_unavailable", error=type(exc).__name__)
-        return await self._db_begin(key)
+        return await self._on_redis_or_table(partial(self._redis_begin, key), partial(self._db_begin, key))
 
     async def _may_be_free(self, key: str) -> bool:
         """A cheap read before another try while waiting: could an attempt be reserved now, or has the login been

@@ -38,8 +38,11 @@ class ReferenceService(Generic[M]):
         self.label = label
         self.unique = unique
         self.order_by = order_by
-        table = model.__tablename__
-        invalidated_by(table, lambda _row: {f"ref:{table}"})
+        self.tag = f"ref:{model.__tablename__}"
+
+    def tags(self, _row: object) -> set[str]:
+        """A committed write to the table makes its cached pages stale (a cache tagger)."""
+        return {self.tag}
 
     async def cached_page(
         self,
@@ -169,6 +172,13 @@ cities = ReferenceService(City, "city", unique=("name",))
 request_types = RequestTypeService(RequestType, "request type", unique=("code",), order_by="id")
 directions = ReferenceService(Direction, "direction", unique=("name",))
 transaction_types = TransactionTypeService(TransactionType, "transaction type", unique=("name",))
+REFERENCE_TABLES = (cities, request_types, directions, transaction_types)
+
+
+def register_cache_taggers() -> None:
+    """Declare which writes make the cached reference lists stale (called by the runtime builder; idempotent)."""
+    for reference in REFERENCE_TABLES:
+        invalidated_by(reference.model.__tablename__, reference.tags)
 
 
 async def city_ids_exist(session: AsyncSession, ids: set[int]) -> set[int]:

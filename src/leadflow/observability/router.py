@@ -14,11 +14,9 @@ from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import release
 from leadflow.platform.dependencies import AppSettings, CacheDep, DatabaseDep, Session
 from leadflow.platform.metrics import CONTENT_TYPE, METRICS_PATH, exposition
-from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES, Forbidden, Unauthenticated
 from leadflow.platform.security import in_networks
-from leadflow.reports.access import ReportQuery
-from leadflow.reports.router import DateFrom, DateTo
+from leadflow.reports.params import Period
 
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 
@@ -65,10 +63,7 @@ async def business_metrics(
     runtime: Runtime,
     cache: CacheDep,
     session: Session,
-    date_from: DateFrom = None,
-    date_to: DateTo = None,
-    city_id: IdQuery = None,
+    query: Period,
 ) -> dict[str, Any]:
     await release(session)  # each aggregate reads on a session of its own
-    query = ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
     return await business.business_metrics(database, cache, principal, query, runtime.business_timezone)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -17,14 +16,10 @@ from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.reports import schemas, service
 from leadflow.reports.export import language, to_csv
+from leadflow.reports.params import DateFrom, DateTo, report_query
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"], responses=PROBLEM_RESPONSES)
 SignedIn = Annotated[Principal, Depends(current_principal)]
-DateFrom = Annotated[
-    dt.date | None,
-    Query(description="First day, inclusive, in each city's time zone. Default: the first of the month."),
-]
-DateTo = Annotated[dt.date | None, Query(description="Last day, inclusive. Default: today.")]
 Format = Annotated[Literal["json", "csv"], Query(description="`json` (default) or `csv` (UTF-8 with BOM).")]
 Lang = Annotated[
     Literal["ru", "en"] | None, Query(description="CSV header language; default from Accept-Language, else English.")
@@ -71,7 +66,7 @@ def _mount(name: str) -> None:
         accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
     ) -> Any:
         await release(session)  # the report reads on sessions of its own
-        query = service.ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
+        query = report_query(date_from, date_to, city_id)
         body = await service.run(database, cache, principal, name, query, runtime.business_timezone)
         if format == "csv":
             period = body["period"]
