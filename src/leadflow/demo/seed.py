@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import secrets
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -253,26 +254,12 @@ async def _calls(session: AsyncSession, rng: random.Random) -> None:
     for number, (caller, line, direction, talked) in enumerate(calls):
         at = started + dt.timedelta(minutes=7 * number + rng.randint(0, 5))
         entry = f"demo-{number + 1}"
-        first = CallEvent(
-            provider="mango",
-            kind=EventKind.call,
-            name="call",
-            entry_id=entry,
-            direction=direction,
-            caller=caller,
-            line=line,
-            at=at,
-        )
+        first = CallEvent("mango", EventKind.call, "call", entry, direction, caller, line, at)
         await telephony.record(session, first, window)
-        summary = CallEvent(
-            provider="mango",
+        summary = replace(
+            first,
             kind=EventKind.summary,
             name="summary",
-            entry_id=entry,
-            direction=direction,
-            caller=caller,
-            line=line,
-            at=at,
             answered_at=at + dt.timedelta(seconds=12) if talked else None,
             ended_at=at + dt.timedelta(seconds=12 + talked + 5),
             duration_s=talked,

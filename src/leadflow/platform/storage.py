@@ -16,6 +16,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -153,44 +154,44 @@ class S3Storage:
             aws_secret_access_key=self.location.secret_key,
         )
 
-    async def put(self, key: str, source: Path, content_type: str) -> None:
+    @asynccontextmanager
+    async def _calling(self) -> AsyncIterator[Any]:
+        """A client for one operation; whatever goes wrong on the way is a :class:`StorageError` to the caller."""
         try:
             async with self._client() as client:
-                with source.open("rb") as body:
-                    await client.put_object(
-                        Bucket=self.location.bucket, Key=self._key(key), Body=body, ContentType=content_type
-                    )
+                yield client
+        except StorageError:
+            raise
         except Exception as exc:
             raise StorageError(type(exc).__name__) from exc
+
+    async def put(self, key: str, source: Path, content_type: str) -> None:
+        async with self._calling() as client:
+            with source.open("rb") as body:
+                await client.put_object(
+                    Bucket=self.location.bucket, Key=self._key(key), Body=body, ContentType=content_type
+                )
 
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         byte_range = f"bytes={start}-{'' if end is None else end}"
-        try:
-            async with self._client() as client:
-                answer = await client.get_object(Bucket=self.location.bucket, Key=self._key(key), Range=byte_range)
-                async with answer["Body"] as stream:
-                    while chunk := await stream.read(CHUNK):
-                        yield chunk
-        except Exception as exc:
-            raise StorageError(type(exc).__name__) from exc
+        async with self._calling() as client:
+            answer = await client.get_object(Bucket=self.location.bucket, Key=self._key(key), Range=byte_range)
+            async with answer["Body"] as stream:
+                while chunk := await stream.read(CHUNK):
+                    yield chunk
 
     async def delete(self, key: str) -> None:
-        try:
-            async with self._client() as client:
-                await client.delete_object(Bucket=self.location.bucket, Key=self._key(key))
-        except Exception as exc:
-            raise StorageError(type(exc).__name__) from exc
+        async with self._calling() as client:
+            await client.delete_object(Bucket=self.location.bucket, Key=self._key(key))
 
     async def exists(self, key: str) -> bool:
-        try:
-            async with self._client() as client:
+        async with self._calling() as client:
+            try:
                 await client.head_object(Bucket=self.location.bucket, Key=self._key(key))
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise StorageError(type(exc).__name__) from exc
-        except Exception as exc:
-            raise StorageError(type(exc).__name__) from exc
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return False
+                raise
         return True
 
     async def probe(self) -> str:
