@@ -1,11 +1,14 @@
 """The statements every report is built from: requests created and completed, and cash, grouped per column.
 
-Each builder answers one grouped ``SELECT`` whose first column is the group; :func:`keyed_rows` reads it by group.
+Each builder answers one grouped ``SELECT`` whose first column is the group and whose other columns are labelled;
+:func:`keyed_rows` reads it by group, and a group's :class:`Figures` name what they hold (zero for a group with no
+rows), so a report reads ``done.money("handover")``, never a column position.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
@@ -13,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.cash.models import Transaction
 from leadflow.catalog.models import TransactionType
+from leadflow.platform.money import to_money
 from leadflow.reports import schemas as s
 from leadflow.reports.windows import CityWindow, during, on_dates
 from leadflow.requests.models import Request
@@ -37,9 +41,32 @@ def sum_of(column: Any) -> Any:
     return func.coalesce(func.sum(column), 0)
 
 
-async def keyed_rows(session: AsyncSession, query: Select[Any] | Any) -> dict[Any, Any]:
+class Figures:
+    """One group's labelled figures; every figure of a group without rows is zero (or ``None`` for :meth:`value`)."""
+
+    def __init__(self, row: Any | None) -> None:
+        self._values: Mapping[str, Any] = row._mapping if row is not None else {}
+
+    def count(self, name: str) -> int:
+        return int(self._values.get(name) or 0)
+
+    def money(self, name: str) -> Decimal:
+        return to_money(self._values.get(name))
+
+    def value(self, name: str) -> Any:
+        return self._values.get(name)
+
+
+class Grouped(dict[Any, Any]):
+    """The rows of a grouped query by their group (the first column)."""
+
+    def of(self, group: Any) -> Figures:
+        return Figures(self.get(group))
+
+
+async def keyed_rows(session: AsyncSession, query: Select[Any] | Any) -> Grouped:
     """Rows of a grouped query by their first column."""
-    return {row[0]: row for row in await session.execute(query)}
+    return Grouped((row[0], row) for row in await session.execute(query))
 
 
 def created_counts(group: Any, spans: list[CityWindow]) -> Select[Any]:
@@ -47,9 +74,9 @@ def created_counts(group: Any, spans: list[CityWindow]) -> Select[Any]:
     return (
         select(
             group,
-            func.count(),
-            *(count_in(Request.status, statuses) for statuses in GROUPS.values()),
-            count_in(Request.status, {Status.not_reached}),
+            func.count().label("total"),
+            *(count_in(Request.status, statuses).label(name) for name, statuses in GROUPS.items()),
+            count_in(Request.status, {Status.not_reached}).label("not_reached"),
         )
         .where(LIVE_REQUEST, during(Request.created_at, Request.city_id, spans))
         .group_by(group)
@@ -61,11 +88,11 @@ def completed_sums(group: Any, spans: list[CityWindow]) -> Select[Any]:
     return (
         select(
             group,
-            func.count(),
-            sum_of(Request.result),
-            sum_of(Request.expenses),
-            sum_of(Request.net_amount),
-            sum_of(Request.master_handover),
+            func.count().label("done"),
+            sum_of(Request.result).label("revenue"),
+            sum_of(Request.expenses).label("expenses"),
+            sum_of(Request.net_amount).label("net"),
+            sum_of(Request.master_handover).label("handover"),
         )
         .where(LIVE_REQUEST, Request.status == Status.done, during(Request.completed_at, Request.city_id, spans))
         .group_by(group)
@@ -77,8 +104,8 @@ def cash_sums(group: Any, spans: list[CityWindow], *where: Any) -> Select[Any]:
     return (
         select(
             group,
-            sum_of(case((TransactionType.kind == "income", Transaction.amount), else_=0)),
-            sum_of(case((TransactionType.kind == "expense", Transaction.amount), else_=0)),
+            sum_of(case((TransactionType.kind == "income", Transaction.amount), else_=0)).label("income"),
+            sum_of(case((TransactionType.kind == "expense", Transaction.amount), else_=0)).label("expense"),
         )
         .join(TransactionType, TransactionType.id == Transaction.type_id)
         .where(Transaction.deleted_at.is_(None), on_dates(Transaction.occurred_on, Transaction.city_id, spans), *where)
@@ -86,8 +113,6 @@ def cash_sums(group: Any, spans: list[CityWindow], *where: Any) -> Select[Any]:
     )
 
 
-def by_group(row: Any | None) -> s.ByGroup:
-    """A created_counts row's status groups (all zero when the group had no requests)."""
-    if row is None:
-        return s.ByGroup()
-    return s.ByGroup(**{name: int(row[2 + i]) for i, name in enumerate(GROUPS)})
+def by_group(created: Figures) -> s.ByGroup:
+    """A created_counts group's requests per status group."""
+    return s.ByGroup(**{name: created.count(name) for name in GROUPS})

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.campaigns.models import Campaign
 from leadflow.cash.models import Transaction
 from leadflow.catalog.models import RequestType
-from leadflow.platform.money import ZERO, to_money
 from leadflow.reports import schemas as s
 from leadflow.reports.access import Scope
 from leadflow.reports.arithmetic import rate, ratio, summed
@@ -34,7 +33,12 @@ async def campaigns(session: AsyncSession, scope: Scope) -> s.CampaignsReport:
     repeat = case((RequestType.code == "repeat", 1), else_=0)
     created = await keyed_rows(
         session,
-        select(Request.campaign_id, func.count(), sum_of(first_time), sum_of(repeat))
+        select(
+            Request.campaign_id,
+            func.count().label("total"),
+            sum_of(first_time).label("first_time"),
+            sum_of(repeat).label("repeat"),
+        )
         .join(RequestType, RequestType.id == Request.request_type_id)
         .where(LIVE_REQUEST, Request.campaign_id.is_not(None), during(Request.created_at, Request.city_id, spans))
         .group_by(Request.campaign_id),
@@ -44,7 +48,7 @@ async def campaigns(session: AsyncSession, scope: Scope) -> s.CampaignsReport:
     )
     calls = await keyed_rows(
         session,
-        select(Call.campaign_id, func.count())
+        select(Call.campaign_id, func.count().label("calls"))
         .join(Campaign, Campaign.id == Call.campaign_id)
         .where(during(Call.started_at, Campaign.city_id, spans))
         .group_by(Call.campaign_id),
@@ -56,10 +60,10 @@ async def campaigns(session: AsyncSession, scope: Scope) -> s.CampaignsReport:
     items = []
     for campaign_id, name, city_id, channel in rows:
         c, d, k, m = (
-            created.get(campaign_id),
-            completed.get(campaign_id),
-            calls.get(campaign_id),
-            spend.get(campaign_id),
+            created.of(campaign_id),
+            completed.of(campaign_id),
+            calls.of(campaign_id),
+            spend.of(campaign_id),
         )
         items.append(
             s.CampaignItem(
@@ -68,14 +72,14 @@ async def campaigns(session: AsyncSession, scope: Scope) -> s.CampaignsReport:
                 city_id=city_id,
                 channel=channel,
                 **_campaign_figures(
-                    calls=int(k[1]) if k else 0,
-                    requests_total=int(c[1]) if c else 0,
-                    first_time=int(c[2]) if c else 0,
-                    repeat=int(c[3]) if c else 0,
-                    done=int(d[1]) if d else 0,
-                    revenue=to_money(d[2]) if d else ZERO,
-                    handover=to_money(d[5]) if d else ZERO,
-                    ad_spend=to_money(m[2]) if m else ZERO,
+                    calls=k.count("calls"),
+                    requests_total=c.count("total"),
+                    first_time=c.count("first_time"),
+                    repeat=c.count("repeat"),
+                    done=d.count("done"),
+                    revenue=d.money("revenue"),
+                    handover=d.money("handover"),
+                    ad_spend=m.money("expense"),
                 ),
             )
         )

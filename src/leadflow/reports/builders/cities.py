@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import MasterProfile, User, UserStatus
 from leadflow.cash.models import Transaction
-from leadflow.platform.money import ZERO, to_money
 from leadflow.reports import schemas as s
 from leadflow.reports.access import Scope
 from leadflow.reports.arithmetic import rate, ratio, summed
@@ -37,29 +36,29 @@ async def cities(session: AsyncSession, scope: Scope) -> s.CitiesReport:
     cash = await keyed_rows(session, cash_sums(Transaction.city_id, spans))
     masters = await keyed_rows(
         session,
-        select(MasterProfile.city_id, func.count())
+        select(MasterProfile.city_id, func.count().label("active_masters"))
         .join(User, User.id == MasterProfile.user_id)
         .where(User.status == UserStatus.active, User.deleted_at.is_(None), MasterProfile.city_id.in_(scope.city_ids))
         .group_by(MasterProfile.city_id),
     )
     items = []
     for city in scope.cities:
-        c, d, m = created.get(city.id), completed.get(city.id), cash.get(city.id)
+        c, d, m = created.of(city.id), completed.of(city.id), cash.of(city.id)
         items.append(
             s.CityItem(
                 city_id=city.id,
                 city_name=city.name,
                 **_city_figures(
-                    requests_total=int(c[1]) if c else 0,
+                    requests_total=c.count("total"),
                     by_group=by_group(c),
-                    done=int(d[1]) if d else 0,
-                    revenue=to_money(d[2]) if d else ZERO,
-                    expenses=to_money(d[3]) if d else ZERO,
-                    net=to_money(d[4]) if d else ZERO,
-                    handover=to_money(d[5]) if d else ZERO,
-                    cash_income=to_money(m[1]) if m else ZERO,
-                    cash_expense=to_money(m[2]) if m else ZERO,
-                    active_masters=int(masters[city.id][1]) if city.id in masters else 0,
+                    done=d.count("done"),
+                    revenue=d.money("revenue"),
+                    expenses=d.money("expenses"),
+                    net=d.money("net"),
+                    handover=d.money("handover"),
+                    cash_income=m.money("income"),
+                    cash_expense=m.money("expense"),
+                    active_masters=masters.of(city.id).count("active_masters"),
                 ),
             )
         )

@@ -9,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import MasterProfile, User
-from leadflow.platform.money import ZERO, to_money
 from leadflow.reports import schemas as s
 from leadflow.reports.access import Scope
 from leadflow.reports.arithmetic import rate, ratio, summed
@@ -37,14 +36,18 @@ async def masters(session: AsyncSession, scope: Scope) -> s.MastersReport:
     )
     now = await keyed_rows(
         session,
-        select(Request.master_id, count_in(Request.status, MASTER_IN_WORK), func.max(Request.status_changed_at))
+        select(
+            Request.master_id,
+            count_in(Request.status, MASTER_IN_WORK).label("in_work"),
+            func.max(Request.status_changed_at).label("last_activity_at"),
+        )
         .where(LIVE_REQUEST, Request.master_id.in_([p[0] for p in people]), in_scope)
         .group_by(Request.master_id),
     )
     items = []
     for master_id, name, status, city_id in people:
-        c, d, n = created.get(master_id), completed.get(master_id), now.get(master_id)
-        last = n[2] if n else None  # max() keeps the column's type: an aware UTC datetime on both backends
+        c, d, n = created.of(master_id), completed.of(master_id), now.of(master_id)
+        last = n.value("last_activity_at")  # max() keeps the column's type: an aware UTC datetime on both backends
         items.append(
             s.MasterItem(
                 master_id=master_id,
@@ -53,13 +56,13 @@ async def masters(session: AsyncSession, scope: Scope) -> s.MastersReport:
                 status=status,
                 last_activity_at=last,
                 **_master_figures(
-                    assigned=int(c[1]) if c else 0,
-                    done=int(d[1]) if d else 0,
-                    refused=int(c[6]) if c else 0,
-                    in_work=int(n[1]) if n else 0,
-                    revenue=to_money(d[2]) if d else ZERO,
-                    net=to_money(d[4]) if d else ZERO,
-                    handover=to_money(d[5]) if d else ZERO,
+                    assigned=c.count("total"),
+                    done=d.count("done"),
+                    refused=c.count("refused"),
+                    in_work=n.count("in_work"),
+                    revenue=d.money("revenue"),
+                    net=d.money("net"),
+                    handover=d.money("handover"),
                 ),
             )
         )

@@ -24,10 +24,10 @@ async def operators(session: AsyncSession, scope: Scope, principal: Principal) -
     query = (
         select(
             Request.operator_id,
-            func.count(),
-            sum_of(case((booked, 1), else_=0)),
-            count_in(Request.status, {Status.refused}),
-            count_in(Request.status, {Status.not_reached}),
+            func.count().label("total"),
+            sum_of(case((booked, 1), else_=0)).label("booked"),
+            count_in(Request.status, {Status.refused}).label("refused"),
+            count_in(Request.status, {Status.not_reached}).label("not_reached"),
         )
         .where(LIVE_REQUEST, Request.operator_id.is_not(None), during(Request.created_at, Request.city_id, spans))
         .group_by(Request.operator_id)
@@ -52,16 +52,16 @@ async def operators(session: AsyncSession, scope: Scope, principal: Principal) -
         )
     items = []
     for user_id, name in (await session.execute(people.order_by(User.full_name, User.id))).all():
-        f = figures.get(user_id)
+        f = figures.of(user_id)
         items.append(
             s.OperatorItem(
                 operator_id=user_id,
                 operator_name=name,
                 **_operator_figures(
-                    requests_total=int(f[1]) if f else 0,
-                    booked=int(f[2]) if f else 0,
-                    refused=int(f[3]) if f else 0,
-                    not_reached=int(f[4]) if f else 0,
+                    requests_total=f.count("total"),
+                    booked=f.count("booked"),
+                    refused=f.count("refused"),
+                    not_reached=f.count("not_reached"),
                 ),
             )
         )
