@@ -99,11 +99,11 @@ async def test_totp_setup_login_and_recovery(h: Harness) -> None:
     assert setup.status_code == 200
     secret = setup.json()["secret"]
     assert setup.json()["otpauth_uri"].startswith("otpauth://totp/")
-    problem(await api.post("/api/v1/auth/2fa/confirm", json={"code": "000000"}), 422)
+    problem(await api.post("/api/v1/auth/2fa/confirm", json={"code": "000000", "password": PASSWORD}), 422)
     # Codes are derived from one instant so that a time-step boundary during the test cannot change them.
     instant = dt.datetime.now(dt.UTC)
     confirm_code = pyotp.TOTP(secret).at(instant)
-    confirmed = await api.post("/api/v1/auth/2fa/confirm", json={"code": confirm_code})
+    confirmed = await api.post("/api/v1/auth/2fa/confirm", json={"code": confirm_code, "password": PASSWORD})
     codes = confirmed.json()["recovery_codes"]
     assert len(codes) == 10
     me = await api.get("/api/v1/auth/me")
@@ -164,7 +164,9 @@ async def test_admins_must_enable_totp_when_required(harness_factory) -> None:  
     assert (await api.get("/api/v1/auth/me")).status_code == 200
     assert (await (await h.as_user(director)).get("/api/v1/auth/me")).status_code == 200
     secret = (await api.post("/api/v1/auth/2fa/setup")).json()["secret"]
-    assert (await api.post("/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(secret).now()})).status_code == 200
+    assert (
+        await api.post("/api/v1/auth/2fa/confirm", json={"code": pyotp.TOTP(secret).now(), "password": PASSWORD})
+    ).status_code == 200
     assert (await api.get("/api/v1/users")).status_code == 200
 
 

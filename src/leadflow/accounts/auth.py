@@ -102,7 +102,8 @@ class AuthService:
             ok, upgraded_hash = await self.hasher.verify(password, user.password_hash if user else None)
             if ok and user is not None and user.totp_secret:
                 if not otp:
-                    await attempt.success()  # the password was right: this attempt is not a failure
+                    # Neither outcome: the reservation is given back and the count stays, so wrong codes keep counting
+                    # whatever comes between them. Only a full sign-in (password and code) clears it.
                     raise OtpRequired()
                 ok = await self._check_otp(session, user, otp)
             if not ok or user is None:
@@ -157,10 +158,18 @@ class AuthService:
         return bool(used.rowcount)  # type: ignore[attr-defined]
 
     async def _verify_own_password(
-        self, session: AsyncSession, user: User, password: str, action: str, field: str, client: ClientInfo
+        self,
+        session: AsyncSession,
+        user: User,
+        password: str,
+        action: str,
+        field: str,
+        client: ClientInfo,
+        otp: str | None = None,
     ) -> None:
         """Re-checks the password of a signed-in user under the same lockout as sign-in (a stolen session must not
-        become a password-guessing oracle)."""
+        become a password-guessing oracle). With ``otp``, the code is part of the same attempt: a wrong one counts
+        as a failure, and only the password and the code together clear the count."""
         key = login_key(user.login)
         # Nothing else is pending here: end the transaction, so that no pooled connection is held while the lockout
         # may wait for a free attempt (the loaded rows stay usable).
@@ -179,6 +188,12 @@ class AuthService:
                 await session.commit()
                 raise LoginLocked(attempt.locked)
             ok, _ = await self.hasher.verify(password, user.password_hash)
+            wrong = ValidationProblem.field(field, "The password is wrong.")
+            if ok and otp is not None and not await self._check_otp(session, user, otp):
+                ok = False
+                wrong = ValidationProblem.field(
+                    "otp", "The code does not match; use a current code or a recovery code."
+                )
             if not ok:
                 locked = await attempt.failed()
                 audit.record(
@@ -191,7 +206,7 @@ class AuthService:
                     target_id=user.id,
                 )
                 await session.commit()
-                raise ValidationProblem.field(field, "The password is wrong.")
+                raise wrong
             await attempt.success()
 
     async def _open_session(self, session: AsyncSession, user: User, client: ClientInfo, kind: str) -> IssuedSession:
@@ -334,12 +349,15 @@ class AuthService:
         return secret, uri
 
     async def totp_confirm(
-        self, session: AsyncSession, principal: Principal, code: str, client: ClientInfo
+        self, session: AsyncSession, principal: Principal, code: str, password: str, client: ClientInfo
     ) -> list[str]:
+        """Turns 2FA on; needs the password, so that a stolen session cannot put its own authenticator on the account
+        and lock the owner out."""
         user = await session.get(User, principal.id)
         assert user is not None
         if not user.totp_pending_secret:
             raise ValidationProblem.field("code", "Start with POST /auth/2fa/setup.")
+        await self._verify_own_password(session, user, password, "2fa_enable", "password", client)
         step = _matching_step(user.totp_pending_secret, code.replace(" ", ""))
         if step is None:
             raise ValidationProblem.field("code", "The code does not match; check the clock of your device.")
@@ -360,19 +378,7 @@ class AuthService:
         assert user is not None
         if not user.totp_secret:
             raise Conflict("Two-factor sign-in is not on.")
-        await self._verify_own_password(session, user, password, "2fa_disable", "password", client)
-        if not await self._check_otp(session, user, otp):
-            audit.record(
-                session,
-                "2fa_disable",
-                actor_id=user.id,
-                client=client,
-                result="failed",
-                target_type="user",
-                target_id=user.id,
-            )
-            await session.commit()
-            raise ValidationProblem.field("otp", "The code does not match; use a current code or a recovery code.")
+        await self._verify_own_password(session, user, password, "2fa_disable", "password", client, otp=otp)
         user.totp_secret = None
         user.totp_pending_secret = None
         user.totp_last_step = None

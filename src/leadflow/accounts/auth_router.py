@@ -176,11 +176,20 @@ async def totp_setup(principal: SignedIn, session: Session, auth: Auth, client: 
     return schemas.TotpSetup(secret=secret, otpauth_uri=uri)
 
 
-@router.post("/2fa/confirm", response_model=schemas.RecoveryCodes, summary="Confirm TOTP with a code")
+@router.post(
+    "/2fa/confirm",
+    response_model=schemas.RecoveryCodes,
+    summary="Confirm TOTP with a code and your password",
+    description=(
+        "Turns two-factor sign-in on. Needs a current code and your current password: a wrong password is 422 "
+        "(field `password`) and counts against your login's lockout, like `POST /auth/password`."
+    ),
+    responses={423: {"description": "Login locked"}},
+)
 async def totp_confirm(
-    body: schemas.TotpCode, principal: SignedIn, session: Session, auth: Auth, client: Client
+    body: schemas.TotpConfirm, principal: SignedIn, session: Session, auth: Auth, client: Client
 ) -> schemas.RecoveryCodes:
-    codes = await auth.totp_confirm(session, principal, body.code, client)
+    codes = await auth.totp_confirm(session, principal, body.code, body.password, client)
     return schemas.RecoveryCodes(recovery_codes=codes)
 
 

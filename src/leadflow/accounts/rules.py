@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.accounts.models import CITYLESS, MANAGED_BY_DIRECTOR, ROLE_RANK, Role, User, UserStatus
@@ -72,12 +72,21 @@ async def check_master_city(session: AsyncSession, principal: Principal, city_id
         raise ValidationProblem.field("master.city_id", "You can only assign your own cities.")
 
 
-async def ensure_other_admin(session: AsyncSession, user_id: int) -> None:
-    # Locks the active admins' rows (PostgreSQL) so that two admins cannot remove each other at the same time.
-    admins = await session.scalars(
-        select(User.id)
-        .where(User.role == Role.admin, User.status == UserStatus.active, User.deleted_at.is_(None))
-        .with_for_update()
-    )
-    if not [a for a in admins if a != user_id]:
+ACTIVE_ADMIN = (User.role == Role.admin, User.status == UserStatus.active, User.deleted_at.is_(None))
+
+
+async def keep_an_admin(session: AsyncSession, user: User) -> None:
+    """Call first in the unit of work of a block, a role change or a delete of ``user``: 409 ``last-admin`` when
+    ``user`` is the only active admin.
+
+    Such writes take turns until this one commits: a no-op UPDATE of the active admins' rows locks them on PostgreSQL
+    (a concurrent remover waits, then re-reads them) and, on SQLite, which has no row locks (``FOR UPDATE`` is
+    ignored), takes the database's one write lock. Only then is ``user`` re-read and the admins counted, so two
+    admins removing each other at once cannot both pass on either database."""
+    await session.execute(update(User).where(*ACTIVE_ADMIN).values(updated_at=User.updated_at))
+    await session.refresh(user, ["role", "status", "deleted_at"])  # as it is now, not as read before the turn
+    if user.role != Role.admin or user.status != UserStatus.active or user.deleted_at is not None:
+        return
+    others = await session.scalar(select(func.count()).where(*ACTIVE_ADMIN, User.id != user.id))
+    if not others:
         raise LastAdmin()

@@ -79,8 +79,9 @@ class TotpSetup(BaseModel):
     otpauth_uri: str
 
 
-class TotpCode(InputModel):
-    code: str = Field(min_length=6, max_length=20)
+class TotpConfirm(InputModel):
+    code: str = Field(min_length=6, max_length=20, description="A current code of the secret from the set-up.")
+    password: RawPassword = Field(description="Your current password: a session alone cannot turn 2FA on.")
 
 
 class TotpDisable(InputModel):

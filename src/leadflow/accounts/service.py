@@ -127,8 +127,7 @@ async def update_user(
             if user.id == principal.id:
                 raise Forbidden("Nobody changes their own role.")
             rules.check_role_grant(principal, new_role)
-            if user.role == Role.admin:
-                await rules.ensure_other_admin(session, user.id)
+            await rules.keep_an_admin(session, user)
             if new_role is not Role.master and user.master is not None:
                 user.master = None
             changes["role"] = [user.role, new_role.value]
@@ -222,8 +221,7 @@ async def set_status(
     if user.status != status:
         async with unit_of_work(session, rules.data_conflict):
             if status is UserStatus.blocked:
-                if user.role == Role.admin:
-                    await rules.ensure_other_admin(session, user.id)
+                await rules.keep_an_admin(session, user)
                 user.token_version += 1
                 await revoke_sessions(session, user.id, "blocked")
             user.status = status
@@ -237,8 +235,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user_id: int,
     if not may_manage(principal, user):
         raise Forbidden("You may not delete this account.")
     async with unit_of_work(session, rules.data_conflict):
-        if user.role == Role.admin and user.status == UserStatus.active:
-            await rules.ensure_other_admin(session, user.id)
+        await rules.keep_an_admin(session, user)
         user.deleted_at = utcnow()
         user.token_version += 1
         await revoke_sessions(session, user.id, "deleted")
