@@ -112,3 +112,17 @@ async def test_parallel_creates_with_one_idempotency_key_make_one_request(h: Har
     assert (await t.admin.get(REQUESTS)).json()["total"] == 1
     async with h.database.session() as session:
         assert await session.scalar(select(func.count()).select_from(Request)) == 1
+
+
+async def test_parallel_intakes_of_one_new_phone_make_one_first_time_request(h: Harness) -> None:
+    """first_time or repeat is read from the phone's history, so intakes of one phone take turns on both databases
+    (SQLite lets two transactions read before either writes; the turn is taken before the read)."""
+    t = await team(h)
+    operators = [await h.as_user(await h.user("operator", cities=[t.city.id])) for _ in range(4)]
+    body = {"city_id": t.city.id, "client_phone": "79167770011", "client_name": "Анна"}
+    for _ in range(3):  # rounds with a fresh phone each, so a lucky interleaving cannot pass alone
+        responses = await asyncio.gather(*(client.post(REQUESTS, json=body) for client in operators))
+        assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+        kinds = Counter(r.json()["request_type"]["code"] for r in responses)
+        assert kinds == Counter({"first_time": 1, "repeat": 3})
+        body = {**body, "client_phone": str(int(body["client_phone"]) + 1)}
