@@ -119,9 +119,9 @@ def _violations(model: type[BaseModel], table: Table, where: str) -> list[str]:
         column_type = table.c[name].type
         column_type = getattr(column_type, "impl", column_type)
         max_len = _meta(field, annotated_types.MaxLen)
-        if isinstance(column_type, String) and column_type.length and name not in NORMALIZED:
-            if max_len is None or max_len.max_length > column_type.length:
-                out.append(f"{where}.{name}: max_length {max_len and max_len.max_length} > {column_type.length}")
+        bounded = isinstance(column_type, String) and column_type.length and name not in NORMALIZED
+        if bounded and (max_len is None or max_len.max_length > column_type.length):
+            out.append(f"{where}.{name}: max_length {max_len and max_len.max_length} > {column_type.length}")
         if isinstance(column_type, Integer) and field.annotation is not bool:
             le = _meta(field, annotated_types.Le) or _meta(field, annotated_types.Lt)
             bound = getattr(le, "le", None) or getattr(le, "lt", None)
