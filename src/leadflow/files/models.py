@@ -12,6 +12,7 @@ from leadflow.platform.db import Base, UTCDateTime, utcnow
 KINDS = ("bso", "expense_receipt", "recording", "transaction_receipt")
 ACTIONS = ("upload", "view", "download", "delete", "denied")
 LIVE = text("deleted_at IS NULL")
+OWNERS = ("request_id", "transaction_id", "recording_id")
 
 
 class StoredFile(Base):
@@ -28,6 +29,20 @@ class StoredFile(Base):
         Index("ix_files_request_id", "request_id", sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_files_transaction_id", "transaction_id", sqlite_where=LIVE, postgresql_where=LIVE),
         Index("ix_files_recording_id", "recording_id", sqlite_where=LIVE, postgresql_where=LIVE),
+        # One live file per owner, kind and content: concurrent uploads of the same bytes make one file. One index
+        # per owner column, because NULLs never collide in a unique index.
+        *(
+            Index(
+                f"uq_files_{owner}_kind_sha256",
+                owner,
+                "kind",
+                "sha256",
+                unique=True,
+                sqlite_where=LIVE,
+                postgresql_where=LIVE,
+            )
+            for owner in OWNERS
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # a UUID: ids of files are not guessable

@@ -17,14 +17,15 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import filetype
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from leadflow.files.models import FileAccess, StoredFile
-from leadflow.platform.db import paginate, utcnow, within
+from leadflow.files.models import LIVE, FileAccess, StoredFile
+from leadflow.platform.db import dialect_insert, paginate, utcnow, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.problems import Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
@@ -142,47 +143,73 @@ async def stage(chunks: AsyncIterator[bytes], name: str, kind: str, limit: int, 
     return Staged(path, name, content_type, size, digest.hexdigest())
 
 
+def _same_file(kind: str, sha256: str, owner: Owner) -> Any:
+    return select(StoredFile).where(
+        StoredFile.deleted_at.is_(None),
+        StoredFile.kind == kind,
+        StoredFile.sha256 == sha256,
+        StoredFile.request_id.is_(None) if owner.request_id is None else StoredFile.request_id == owner.request_id,
+        StoredFile.transaction_id.is_(None)
+        if owner.transaction_id is None
+        else StoredFile.transaction_id == owner.transaction_id,
+        StoredFile.recording_id.is_(None)
+        if owner.recording_id is None
+        else StoredFile.recording_id == owner.recording_id,
+    )
+
+
+def _owner_column(owner: Owner) -> str:
+    if owner.request_id is not None:
+        return "request_id"
+    return "transaction_id" if owner.transaction_id is not None else "recording_id"
+
+
 async def store(
     session: AsyncSession, storage: Storage, staged: Staged, *, kind: str, owner: Owner, uploaded_by: int | None
 ) -> tuple[StoredFile, bool]:
     """Store the staged file for its owner; the row (not committed) and whether it is new. The same bytes uploaded
-    again for the same owner and kind return the first file: a retried upload does not duplicate."""
-    same = await session.scalar(
-        select(StoredFile).where(
-            StoredFile.deleted_at.is_(None),
-            StoredFile.kind == kind,
-            StoredFile.sha256 == staged.sha256,
-            StoredFile.request_id.is_(None) if owner.request_id is None else StoredFile.request_id == owner.request_id,
-            StoredFile.transaction_id.is_(None)
-            if owner.transaction_id is None
-            else StoredFile.transaction_id == owner.transaction_id,
-            StoredFile.recording_id.is_(None)
-            if owner.recording_id is None
-            else StoredFile.recording_id == owner.recording_id,
-        )
-    )
+    again for the same owner and kind return the first file: a retried upload does not duplicate. Concurrent
+    uploads of the same bytes are decided by the unique index (``INSERT … ON CONFLICT DO NOTHING``): the ones that
+    lose take back the content they stored and answer the first file."""
+    same = await session.scalar(_same_file(kind, staged.sha256, owner))
     if same is not None:
         return same, False
     file_id = str(uuid.uuid4())
     now = utcnow()
     key = f"{kind}/{now:%Y/%m}/{file_id}"
     await storage.put(key, staged.path, staged.content_type)
-    row = StoredFile(
-        id=file_id,
-        kind=kind,
-        request_id=owner.request_id,
-        transaction_id=owner.transaction_id,
-        recording_id=owner.recording_id,
-        original_name=staged.original_name,
-        content_type=staged.content_type,
-        size=staged.size,
-        sha256=staged.sha256,
-        storage_key=key,
-        uploaded_by_id=uploaded_by,
-        uploaded_at=now,
+    values = {
+        "id": file_id,
+        "kind": kind,
+        "request_id": owner.request_id,
+        "transaction_id": owner.transaction_id,
+        "recording_id": owner.recording_id,
+        "original_name": staged.original_name,
+        "content_type": staged.content_type,
+        "size": staged.size,
+        "sha256": staged.sha256,
+        "storage_key": key,
+        "uploaded_by_id": uploaded_by,
+        "uploaded_at": now,
+    }
+    insert = dialect_insert(session.get_bind().dialect.name)
+    statement = (
+        insert(StoredFile)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[_owner_column(owner), "kind", "sha256"], index_where=LIVE)
+        .returning(StoredFile.id)
     )
-    session.add(row)
-    await session.flush()
+    try:
+        inserted = (await session.execute(statement)).scalar_one_or_none()
+    except BaseException:
+        await discard_content(storage, key)
+        raise
+    if inserted is None:  # a concurrent upload of the same bytes committed first
+        await discard_content(storage, key)
+        first = await session.scalar(_same_file(kind, staged.sha256, owner))
+        assert first is not None
+        return first, False
+    row = await session.get_one(StoredFile, file_id)
     return row, True
 
 

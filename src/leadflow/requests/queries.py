@@ -19,7 +19,7 @@ from leadflow.catalog import service as catalog
 from leadflow.platform.db import paginate, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
-from leadflow.platform.problems import NotFound
+from leadflow.platform.problems import Forbidden, NotFound
 from leadflow.platform.schemas import MAX_ID, PageParams
 from leadflow.requests.models import Request, RequestEvent
 from leadflow.requests.workflow import Queue, Status, queue_statuses
@@ -64,24 +64,33 @@ def _loaded(strategy: Any = joinedload) -> tuple[Any, ...]:
     )
 
 
-def _search(q: str) -> Any:
+def _search(q: str, principal: Principal) -> Any:
     """``q`` matches a name or address fragment; when it looks like a phone (digits and separators only, three
-    digits at least) a phone fragment as typed (``8 916 123`` finds ``7916123…``); when it is a number, the id."""
+    digits at least) a phone fragment as typed (``8 916 123`` finds ``7916123…``); when it is a number, the id.
+    A marketer, who does not see the client's fields, searches by id only (a match would reveal them); a phone
+    from a marketer is a 403."""
     text = q.strip()
-    conditions = [
-        func.lower(Request.client_name).contains(text.lower(), autoescape=True),
-        func.lower(Request.address).contains(text.lower(), autoescape=True),
-    ]
     digits = "".join(ch for ch in text if ch.isascii() and ch.isdigit())
-    if PHONE_LIKE.match(text) and len(digits) >= 3:
+    phone_like = bool(PHONE_LIKE.match(text)) and len(digits) >= 3
+    an_id = text.isascii() and text.isdigit() and int(text) <= MAX_ID
+    conditions: list[Any] = []
+    if principal.role is Role.marketer:
+        if phone_like and not an_id:
+            raise Forbidden("Marketers do not search by the client's phone.")
+    else:
+        conditions += [
+            func.lower(Request.client_name).contains(text.lower(), autoescape=True),
+            func.lower(Request.address).contains(text.lower(), autoescape=True),
+        ]
+    if phone_like and principal.role is not Role.marketer:
         with suppress(PhoneError):
             digits = normalize_phone(text)
         conditions.append(Request.client_phone.contains(digits, autoescape=True))
         if digits.startswith("8") and len(digits) < 11:  # the start of a number typed the Russian way: 8 916 …
             conditions.append(Request.client_phone.startswith("7" + digits[1:], autoescape=True))
-    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+    if an_id:
         conditions.append(Request.id == int(text))
-    return or_(*conditions)
+    return or_(*conditions) if conditions else Request.id == -1
 
 
 async def _filtered(
@@ -106,7 +115,7 @@ async def _filtered(
         if value is not None:
             query = query.where(column == value)
     if filters.q:
-        query = query.where(_search(filters.q))
+        query = query.where(_search(filters.q, principal))
     if filters.date_from or filters.date_to:
         zone = (
             await catalog.city_zone(session, filters.city_id, business_zone)

@@ -34,6 +34,7 @@ from leadflow.requests.schemas import (
     RequestUpdate,
     StatusOut,
     TransitionIn,
+    shown_to,
 )
 from leadflow.requests.workflow import Queue, Status
 
@@ -49,7 +50,7 @@ DateQuery = Annotated[dt.date | None, Query(description="Calendar date in the ci
 async def request_out(session: AsyncSession, principal: Principal, row: RequestRow, response: Response) -> RequestOut:
     """The full request: the row, its files and (for those who may listen to calls) its recordings."""
     response.headers["ETag"] = etag(row.version)
-    out = RequestOut.model_validate(row)
+    out = shown_to(principal.role, RequestOut.model_validate(row))
     stored = await files.files_of(session, files.Owner(request_id=row.id))
     recorded, audio = await recordings.recordings_of_request(session, principal, row.id)
     return out.model_copy(
@@ -98,7 +99,7 @@ async def list_requests(
         date_field=date_field,
     )
     rows, total = await queries.list_requests(session, principal, paging, filters, sort=sort, business_zone=zone)
-    return paging.envelope(rows, total)
+    return paging.envelope([shown_to(principal.role, RequestListItem.model_validate(r)) for r in rows], total)
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")
@@ -178,7 +179,7 @@ async def transition(
 @router.get("/requests/{request_id}/events", response_model=Page[EventOut], summary="A request's history, oldest first")
 async def list_events(request_id: IdPath, principal: SignedIn, session: Session, paging: Paging) -> dict[str, Any]:
     rows, total = await queries.list_events(session, principal, request_id, paging)
-    return paging.envelope(rows, total)
+    return paging.envelope([EventOut.model_validate(r).shown_to(principal.role) for r in rows], total)
 
 
 @router.delete(

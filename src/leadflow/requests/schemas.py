@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
+from leadflow.accounts.models import Role
 from leadflow.files.schemas import FileOut
 from leadflow.platform.concurrency import VersionIn
 from leadflow.platform.schemas import (
@@ -26,6 +27,13 @@ ClientName = Annotated[str, Field(min_length=1, max_length=200)]
 Address = Annotated[str, Field(min_length=1, max_length=500)]
 LongText = Annotated[str, Field(max_length=5000)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
+
+# An advertising role needs campaigns and counts, not the client: their phone, name and address, and the free texts
+# that carry them (the problem, the notes). Hidden (null) in every request a marketer reads, list or detail.
+MARKETER_HIDDEN = frozenset({"client_phone", "client_name", "address", "problem", "master_notes", "call_center_notes"})
+# The same in the history: the caller's number, the reason and note of a move, edits of the hidden fields.
+MARKETER_HIDDEN_EVENT_DATA = frozenset({"caller", "reason", "note"})
+Shown = TypeVar("Shown", bound=BaseModel)
 
 
 class CityRef(OutputModel):
@@ -69,7 +77,7 @@ class RequestListItem(OutputModel):
     request_type: RequestTypeRef
     direction_id: int | None
     direction: DirectionRef | None
-    client_phone: str
+    client_phone: str | None = Field(description="Null for marketers, as the other client fields.")
     client_name: str | None
     address: str | None
     visit_at: UtcDateTime | None
@@ -110,6 +118,13 @@ class RequestOut(RequestListItem):
         default_factory=list,
         description="Call recordings linked to the request (for admins, directors and operators; empty for others).",
     )
+
+
+def shown_to(role: str, item: Shown) -> Shown:
+    """The request (or its list item) as this role may read it: every route that answers requests builds it here."""
+    if role != Role.marketer:
+        return item
+    return item.model_copy(update=dict.fromkeys(MARKETER_HIDDEN))
 
 
 class RequestCreate(InputModel):
@@ -177,6 +192,15 @@ class EventOut(OutputModel):
     from_status: str | None
     to_status: str | None
     data: dict[str, Any] | None
+
+    def shown_to(self, role: str) -> EventOut:
+        """The history line as this role may read it (see MARKETER_HIDDEN)."""
+        if role != Role.marketer or not self.data:
+            return self
+        data = {k: v for k, v in self.data.items() if k not in MARKETER_HIDDEN_EVENT_DATA}
+        if isinstance(data.get("changes"), dict):
+            data["changes"] = {k: v for k, v in data["changes"].items() if k not in MARKETER_HIDDEN}
+        return self.model_copy(update={"data": data or None})
 
 
 class Earnings(OutputModel):

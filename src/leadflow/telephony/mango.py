@@ -13,7 +13,7 @@ import hmac
 import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import FieldError, validation_errors
@@ -22,6 +22,11 @@ from leadflow.telephony.providers import BadSignature, CallEvent, Direction, Eve
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp()
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC).timestamp()
 KNOWN_EVENTS = {"call": EventKind.call, "summary": EventKind.summary}
+# What the columns hold: requests.entry_id is VARCHAR(100) (calls.entry_id 128), calls.line VARCHAR(128), and
+# calls.duration_s an INTEGER. A signed event that does not fit is refused (422) before anything is written.
+ENTRY_ID_MAX = 100
+LINE_MAX = 128
+DURATION_MAX = 2**31 - 1
 
 
 def _text(value: Any) -> Any:
@@ -30,21 +35,31 @@ def _text(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_text)]
+Line = Annotated[str, BeforeValidator(_text), Field(max_length=LINE_MAX)]
+EntryId = Annotated[str, Field(min_length=1, max_length=ENTRY_ID_MAX)]
 
 
 class _Model(BaseModel):
     # Unknown fields are the provider's business (new API versions add some); the shapes we read are strict.
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: a 422 here, not a driver error after the signature was accepted.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("NUL characters are not allowed.")
+        return value
+
 
 class Party(_Model):
     number: Text | None = None
     extension: Text | None = None
-    line_number: Text | None = None
+    line_number: Line | None = None
 
 
 class CallPayload(_Model):
-    entry_id: str = Field(min_length=1, max_length=128)
+    entry_id: EntryId
     timestamp: int  # lax mode takes "1752585300" as the old examples send it
     seq: int | None = None
     call_state: str | None = None
@@ -53,11 +68,11 @@ class CallPayload(_Model):
 
 
 class SummaryPayload(_Model):
-    entry_id: str = Field(min_length=1, max_length=128)
+    entry_id: EntryId
     call_direction: int | None = None
     from_: Party = Field(default_factory=Party, alias="from")
     to: Party = Field(default_factory=Party)
-    line_number: Text | None = None
+    line_number: Line | None = None
     create_time: int
     talk_time: int = 0
     end_time: int = 0
@@ -83,7 +98,7 @@ def _line(raw: str | None) -> str | None:
     """A tracking line as a phone when it is one, else the provider's text (a ``sip:`` URI)."""
     if not raw or not raw.strip():
         return None
-    return _phone(raw) or raw.strip().lower()[:128]
+    return _phone(raw) or raw.strip().lower()[:LINE_MAX]  # the cut only guards lower() growing a string
 
 
 class MangoProvider:
@@ -157,6 +172,10 @@ class MangoProvider:
         ended = _moment(p.end_time, "json.end_time") if p.end_time else None
         talked = _moment(p.talk_time, "json.talk_time") if answered else None
         duration = max(0, p.end_time - p.talk_time) if answered and p.end_time else 0
+        if duration > DURATION_MAX:
+            raise MalformedWebhook(
+                "The call is longer than can be stored.", [FieldError("json.end_time", "Out of range.")]
+            )
         return CallEvent(
             provider=self.name,
             kind=EventKind.summary,
