@@ -57,7 +57,7 @@ async def test_nul_in_the_url_is_refused_before_routing(h: Harness, method: str,
 
 
 async def test_nul_in_a_header_is_refused(h: Harness) -> None:
-    problem(await h.client.get("/api/v1/health", headers={"X-Anything": "a\x00b"}), 422, "invalid-characters")
+    problem(await h.client.get("/health/live", headers={"X-Anything": "a\x00b"}), 422, "invalid-characters")
     problem(await h.client.get("/api/v1/cities", headers={"If-Match": '"1\x00"'}), 422, "invalid-characters")
 
 
@@ -109,8 +109,8 @@ async def test_head_answers_every_parameterless_get_route(h: Harness) -> None:
 
 
 async def test_head_has_the_get_headers(h: Harness) -> None:
-    head = await h.client.head("/api/v1/health")
-    get = await h.client.get("/api/v1/health")
+    head = await h.client.head("/health/live")
+    get = await h.client.get("/health/live")
     assert head.status_code == 200
     assert head.headers["content-length"] == get.headers["content-length"]
     assert head.content == b""
