@@ -160,7 +160,9 @@ async def _body_errors(route: APIRoute, body: dict[str, Any]) -> list[str]:
     from fastapi.dependencies.utils import request_body_to_args
 
     _, errors = await request_body_to_args(
-        body_fields=_get_flat_body_params(route.dependant), received_body=body, embed_body_fields=route._embed_body_fields
+        body_fields=_get_flat_body_params(route.dependant),
+        received_body=body,
+        embed_body_fields=route._embed_body_fields,
     )
     return [".".join(str(p) for p in e["loc"][1:]) for e in errors]
 
@@ -260,7 +262,9 @@ async def test_phone_of_zeros_is_refused(h: Harness, phone: str) -> None:
     assert "client_phone" in error_fields(problem(response, 422))
 
 
-@pytest.mark.parametrize("visit_at", [1767225600, 1767225600.5, "2100-12-31T23:59:59-23:59", "2000-01-01T00:00:00+01:00"])
+@pytest.mark.parametrize(
+    "visit_at", [1767225600, 1767225600.5, "1767225600", "2100-12-31T23:59:59-23:59", "2000-01-01T00:00:00+01:00"]
+)
 async def test_visit_at_needs_an_offset_text_in_range_in_utc(h: Harness, visit_at: Any) -> None:
     admin, city = await _request_setup(h)
     body = {"city_id": city.id, "client_phone": "79161234567", "visit_at": visit_at}

@@ -111,7 +111,7 @@ class InputModel(BaseModel):
         if value is None or (isinstance(value, int) and not isinstance(value, bool)) or info.field_name is None:
             return value
         if _integer_only(cls.model_fields[info.field_name].annotation):
-            raise ValueError("Use an integer, such as 42 (not true, 1.0 or \"1\").")
+            raise ValueError('Use an integer, such as 42 (not true, 1.0 or "1").')
         return value
 
 
