@@ -36,9 +36,8 @@ UtcDateTime = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str, w
 CompanyShare = Annotated[Decimal, AfterValidator(check_share)]
 ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
 # Money in: a JSON string or number with at most two decimals, never negative, fits NUMERIC(12,2). Out: "101.01".
-MoneyIn = Annotated[
-    Decimal, BeforeValidator(ascii_amount), Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)
-]
+# ASCII digits only: InputModel applies it to every Decimal field (a validator here would change its JSON schema).
+MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 MoneyOut = ShareOut  # both are sent as strings with two decimals: "101.01", "0.50"
 
 
@@ -75,8 +74,8 @@ def _phone(value: str) -> str:
 Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
 
 
-def _integer_only(annotation: Any) -> bool:
-    """Whether a field's type is an integer and nothing else (``int``, ``Id | None``, ``Annotated[int, ...]``)."""
+def _members(annotation: Any) -> list[Any]:
+    """The types a field takes, without Annotated, unions and None: ``Id | None`` → ``[int]``."""
     members: list[Any] = []
 
     def walk(tp: Any) -> None:
@@ -89,7 +88,12 @@ def _integer_only(annotation: Any) -> bool:
             members.append(tp)
 
     walk(annotation)
-    return bool(members) and all(tp is int for tp in members)
+    return members
+
+
+def _only(annotation: Any, kind: type) -> bool:
+    members = _members(annotation)
+    return bool(members) and all(tp is kind for tp in members)
 
 
 class InputModel(BaseModel):
@@ -110,8 +114,16 @@ class InputModel(BaseModel):
     def _strict_integer(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or (isinstance(value, int) and not isinstance(value, bool)) or info.field_name is None:
             return value
-        if _integer_only(cls.model_fields[info.field_name].annotation):
+        if _only(cls.model_fields[info.field_name].annotation, int):
             raise ValueError('Use an integer, such as 42 (not true, 1.0 or "1").')
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _ascii_decimal(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and info.field_name is not None:
+            if _only(cls.model_fields[info.field_name].annotation, Decimal):
+                return ascii_amount(value)
         return value
 
 
