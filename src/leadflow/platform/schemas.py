@@ -121,9 +121,9 @@ class InputModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _ascii_decimal(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and info.field_name is not None:
-            if _only(cls.model_fields[info.field_name].annotation, Decimal):
-                return ascii_amount(value)
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(value, str) and _only(annotation, Decimal):
+            return ascii_amount(value)
         return value
 
 
