@@ -79,7 +79,7 @@ def invalid_characters(where: str) -> Problem:
     return Problem(
         f"The request {where} contains a NUL character.",
         status=422,
-        type="invalid-characters",
+        type="validation-error",
         title="Invalid input",
         errors=[FieldError(where, message)],
     )
