@@ -1,5 +1,6 @@
 """Schemathesis against the OpenAPI document of a real server process: no input, however odd, gets a 5xx, and
-answers match the documented schemas. Bounded (a few examples per operation) to keep CI short."""
+answers match the documented schemas. Bounded (a few examples per operation) to keep CI short. Generation includes
+NUL characters, and the coverage phase sends strings at maxLength and maxLength+1 (positive and negative mode)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ async def test_no_server_errors_and_documented_shapes(h: Harness, database_url: 
                 EXCLUDED,
                 "--phases",
                 "coverage,fuzzing",
+                "--mode",
+                "all",
+                "--generation-allow-x00",
+                "true",
                 "--max-time",
                 "45",
             ],

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import structlog
 from starlette.datastructures import Headers, MutableHeaders
@@ -25,6 +26,7 @@ from leadflow.platform.problems import (
     DATABASE_DOWN,
     PROBLEM_CONTENT_TYPE,
     DatabaseUnavailable,
+    FieldError,
     Problem,
     RateLimited,
     problem_response,
@@ -59,7 +61,33 @@ async def _send_problem(send: Send, problem: Problem, request_path: str | None =
     await send({"type": "http.response.body", "body": body})
 
 
+def nul_location(scope: Scope) -> str | None:
+    """Where a NUL character is in the request line or the headers: no database column or log line takes one, so it
+    is refused here, once, before routing and authentication (and so before anything is written with it)."""
+    if "\x00" in scope["path"] or b"\x00" in unquote_to_bytes(scope.get("raw_path") or b""):
+        return "path"
+    if b"\x00" in unquote_to_bytes(scope.get("query_string", b"").replace(b"+", b" ")):
+        return "query"
+    for name, value in scope.get("headers", ()):
+        if b"\x00" in name or b"\x00" in value:
+            return "header"
+    return None
+
+
+def invalid_characters(where: str) -> Problem:
+    message = "NUL characters are not allowed."
+    return Problem(
+        f"The request {where} contains a NUL character.",
+        status=422,
+        type="validation-error",
+        title="Invalid input",
+        errors=[FieldError(where, message)],
+    )
+
+
 class EdgeMiddleware:
+    """Also answers HEAD on every GET route, as that GET without its body (FastAPI's routes list only GET)."""
+
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings
@@ -87,10 +115,15 @@ class EdgeMiddleware:
             and headers.get("x-forwarded-proto", "").lower() == "https"
         )
         status_holder = {"status": 500, "started": False}
-        in_progress = IN_PROGRESS.labels(scope["method"])
+        method: str = scope["method"]
+        in_progress = IN_PROGRESS.labels(method)
         in_progress.inc()
+        if method == "HEAD":
+            scope["method"] = "GET"
 
         async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.body" and method == "HEAD":
+                message = {**message, "body": b""}
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
@@ -108,13 +141,17 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            where = nul_location(scope)
+            if where is not None:
+                await _send_problem(send_wrapper, invalid_characters(where))
+            else:
+                await self.app(scope, receive, send_wrapper)
         except DATABASE_DOWN as exc:  # raised outside the routes (e.g. the idempotency store)
             log.error("database_unavailable", error=type(exc).__name__, path=path)
             if not status_holder["started"]:
                 await _send_problem(send_wrapper, DatabaseUnavailable(), path)
         except Exception as exc:
-            log.error("unhandled_error", exc_info=exc, path=path, method=scope["method"])
+            log.error("unhandled_error", exc_info=exc, path=path, method=method)
             if not status_holder["started"]:
                 await _send_problem(
                     send_wrapper,
@@ -126,10 +163,10 @@ class EdgeMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             in_progress.dec()
-            observe_request(scope["method"], template, int(status_holder["status"]), elapsed)
+            observe_request(method, template, int(status_holder["status"]), elapsed)
             log.info(
                 "request",
-                method=scope["method"],
+                method=method,
                 route=template,
                 status=status_holder["status"],
                 latency_ms=round(elapsed * 1000, 2),

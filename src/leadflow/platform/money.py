@@ -21,3 +21,10 @@ def check_share(value: Decimal) -> Decimal:
     if value != value.quantize(CENT):
         raise ValueError('Use at most two decimals, such as "0.45".')
     return value.quantize(CENT)
+
+
+def ascii_amount(value: Any) -> Any:
+    """Amounts as text in ASCII digits only: Decimal would read other scripts' digits ("١٠" as 10)."""
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError('Use ASCII digits and a dot, such as "101.01".')
+    return value

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from leadflow.platform.problems import NotFound
-from leadflow.platform.schemas import DEFAULT_PER_PAGE, MAX_ID, MAX_PER_PAGE, PageParams, no_nul
+from leadflow.platform.schemas import DEFAULT_PER_PAGE, MAX_ID, MAX_PER_PAGE, PageParams, integer_text, no_nul
+
+IntegerText = BeforeValidator(integer_text)
 
 
 def page_params(
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1.")] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1."), IntegerText] = 1,
     per_page: Annotated[
-        int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page, at most 200.")
+        int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page, at most 200."), IntegerText
     ] = DEFAULT_PER_PAGE,
 ) -> PageParams:
     return PageParams(page=page, per_page=per_page)
@@ -27,7 +29,7 @@ def _known_id(value: int) -> int:
     return value
 
 
-IdPath = Annotated[int, Path(), AfterValidator(_known_id)]
-IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+IdPath = Annotated[int, Path(), IntegerText, AfterValidator(_known_id)]
+IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID), IntegerText]
 
 SearchQuery = Annotated[str | None, Query(max_length=200, description="Search text."), AfterValidator(no_nul)]

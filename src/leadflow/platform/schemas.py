@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import types
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     ValidationInfo,
     field_validator,
 )
 
-from leadflow.platform.money import check_share
+from leadflow.platform.money import ascii_amount, check_share
 from leadflow.platform.phones import PhoneError, normalize_phone
 
 T = TypeVar("T")
@@ -32,19 +36,31 @@ UtcDateTime = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str, w
 CompanyShare = Annotated[Decimal, AfterValidator(check_share)]
 ShareOut = Annotated[Decimal, PlainSerializer(lambda v: f"{v:.2f}", return_type=str, when_used="json")]
 # Money in: a JSON string or number with at most two decimals, never negative, fits NUMERIC(12,2). Out: "101.01".
+# ASCII digits only: InputModel applies it to every Decimal field (a validator here would change its JSON schema).
 MoneyIn = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 MoneyOut = ShareOut  # both are sent as strings with two decimals: "101.01", "0.50"
 
 
-def _reasonable_moment(value: dt.datetime) -> dt.datetime:
-    if not 2000 <= value.year <= 2100:
-        raise ValueError("Use a time between the years 2000 and 2100.")
+_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+
+
+def _text_moment(value: Any) -> Any:
+    # Pydantic reads a number (or a numeric string) as a Unix time in UTC: that carries no offset the client wrote.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("Use an ISO 8601 time with an offset, such as 2026-05-01T10:00:00+03:00.")
     return value
 
 
-# Input timestamps must carry an offset (SPEC §4): a naive one is a 422, never silently taken as UTC. Years outside
-# 2000..2100 are refused too (they are typos, and the far ends overflow when converted to UTC).
-AwareDateTime = Annotated[AwareDatetime, AfterValidator(_reasonable_moment)]
+def _reasonable_moment(value: dt.datetime) -> dt.datetime:
+    # The local year first (the far ends overflow when converted to UTC), then the moment itself, in UTC.
+    if not 2000 <= value.year <= 2100 or not 2000 <= value.astimezone(dt.UTC).year <= 2100:
+        raise ValueError("Use a time between the years 2000 and 2100 (UTC).")
+    return value
+
+
+# Input timestamps must carry an offset (SPEC §4): a naive one is a 422, never silently taken as UTC; a bare number
+# too. Moments outside the years 2000..2100 in UTC are refused (they are typos).
+AwareDateTime = Annotated[AwareDatetime, BeforeValidator(_text_moment), AfterValidator(_reasonable_moment)]
 
 
 def _phone(value: str) -> str:
@@ -58,8 +74,31 @@ def _phone(value: str) -> str:
 Phone = Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_phone)]
 
 
+def _members(annotation: Any) -> list[Any]:
+    """The types a field takes, without Annotated, unions and None: ``Id | None`` → ``[int]``."""
+    members: list[Any] = []
+
+    def walk(tp: Any) -> None:
+        if get_origin(tp) is Annotated:
+            walk(get_args(tp)[0])
+        elif get_origin(tp) in (Union, types.UnionType):
+            for arg in get_args(tp):
+                walk(arg)
+        elif tp is not type(None):
+            members.append(tp)
+
+    walk(annotation)
+    return members
+
+
+def _only(annotation: Any, kind: type) -> bool:
+    members = _members(annotation)
+    return bool(members) and all(tp is kind for tp in members)
+
+
 class InputModel(BaseModel):
-    """Write bodies: unknown fields are refused (a client never sets a server-owned field), NUL bytes too."""
+    """Write bodies: unknown fields are refused (a client never sets a server-owned field), NUL bytes too. Integers
+    are strict: pydantic would read true, 1.0 and "1" as 1."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -68,6 +107,23 @@ class InputModel(BaseModel):
     def _no_nul(cls, value: Any) -> Any:
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("NUL characters are not allowed.")
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_integer(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)) or info.field_name is None:
+            return value
+        if _only(cls.model_fields[info.field_name].annotation, int):
+            raise ValueError('Use an integer, such as 42 (not true, 1.0 or "1").')
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _ascii_decimal(cls, value: Any, info: ValidationInfo) -> Any:
+        annotation = cls.model_fields[info.field_name].annotation if info.field_name else None
+        if isinstance(value, str) and _only(annotation, Decimal):
+            return ascii_amount(value)
         return value
 
 
@@ -141,6 +197,16 @@ def no_nul(value: str | None) -> str | None:
     return value
 
 
-# Ids are database integers: anything outside 1..2^31-1 is refused as input instead of overflowing a driver.
+# Ids are database integers: anything outside 1..2^31-1 is refused as input instead of overflowing a driver. Strict:
+# a JSON true is not the id 1, nor 1.0 (lists of ids too; InputModel applies the rule to every integer field).
 MAX_ID = 2**31 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
+
+# Integers written in a path or a query: plain decimal digits. int() would also read "+1", " 1", "1_0" and "1.0".
+INTEGER_TEXT = re.compile(r"0|-?[1-9][0-9]*")
+
+
+def integer_text(value: Any) -> Any:
+    if isinstance(value, str) and not INTEGER_TEXT.fullmatch(value):
+        raise ValueError("Use an integer in plain digits, such as 42.")
+    return value
