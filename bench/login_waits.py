@@ -21,13 +21,7 @@ import time
 from collections import Counter
 
 import httpx
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from login_rate import percentile  # bench/ is the script directory: one nearest-rank percentile
 
 
 async def main() -> None:
