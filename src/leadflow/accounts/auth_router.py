@@ -157,7 +157,7 @@ async def logout(
 
 
 @router.get("/me", response_model=schemas.UserOut, summary="The signed-in user")
-async def me(principal: SignedIn, session: Session, request: Request) -> schemas.UserOut:
+async def me(principal: SignedIn, session: Session) -> schemas.UserOut:
     user = await reads.get_self(session, principal.id)
     return user_out(user, principal)
 

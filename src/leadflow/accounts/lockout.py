@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import Counter
@@ -31,6 +31,7 @@ LOGIN_FAILURES = Counter("leadflow_login_failures_total", "Failed sign-ins.")
 LOCKOUTS = Counter("leadflow_login_lockouts_total", "Logins locked after too many failures.")
 LOGIN_WAITS = Counter("leadflow_login_waits_total", "Sign-ins that waited for a free attempt of their login.")
 LOGIN_BUSY = Counter("leadflow_login_busy_total", "Sign-ins turned away (429 login-busy) after waiting their bound.")
+T = TypeVar("T")
 log = structlog.get_logger("leadflow.lockout")
 
 # While every attempt left is in flight, a new one polls for a free one, sleeping a jittered, growing delay.
@@ -168,19 +169,10 @@ class LoginGuard:
     async def release(self, key: str) -> None:
         """Give back a reservation whose attempt has no outcome (never raises: it runs on the way out of errors)."""
         try:
-            if self.redis is not None:
-                try:
-                    await self.redis.eval(RELEASE_SCRIPT, 1, f"{self.prefix}:fail:{key}")
-                    return
-                except Exception as exc:
-                    log.warning("lockout_redis_unavailable", error=type(exc).__name__)
-            async with self.database.session() as session:
-                await session.execute(
-                    update(LoginThrottle)
-                    .where(LoginThrottle.login_key == key, LoginThrottle.failures > 0)
-                    .values(failures=LoginThrottle.failures - 1)
-                )
-                await session.commit()
+            await self._on_redis_or_table(
+                partial(self._redis_release, key),
+                partial(self._update_row, key, LoginThrottle.failures > 0, failures=LoginThrottle.failures - 1),
+            )
         except Exception as exc:
             log.warning("lockout_release_failed", error=type(exc).__name__)
 
@@ -195,9 +187,7 @@ class LoginGuard:
     async def _failed(self, key: str) -> int:
         return await self._on_redis_or_table(partial(self._redis_failed, key), partial(self._db_failed, key))
 
-    async def _on_redis_or_table(
-        self, on_redis: Callable[[], Awaitable[int]], on_table: Callable[[], Awaitable[int]]
-    ) -> int:
+    async def _on_redis_or_table(self, on_redis: Callable[[], Awaitable[T]], on_table: Callable[[], Awaitable[T]]) -> T:
         """The Redis store when it is configured and answers; the table otherwise, and while Redis fails."""
         if self.redis is not None:
             try:
@@ -207,18 +197,22 @@ class LoginGuard:
         return await on_table()
 
     async def success(self, key: str) -> None:
-        if self.redis is not None:
-            try:
-                await self.redis.delete(f"{self.prefix}:fail:{key}")
-                return
-            except Exception as exc:
-                log.warning("lockout_redis_unavailable", error=type(exc).__name__)
+        await self._on_redis_or_table(
+            partial(self._redis_forget, key), partial(self._update_row, key, failures=0, window_started_at=utcnow())
+        )
+
+    async def _redis_release(self, key: str) -> None:
+        assert self.redis is not None
+        await self.redis.eval(RELEASE_SCRIPT, 1, f"{self.prefix}:fail:{key}")
+
+    async def _redis_forget(self, key: str) -> None:
+        assert self.redis is not None
+        await self.redis.delete(f"{self.prefix}:fail:{key}")
+
+    async def _update_row(self, key: str, *where: Any, **values: Any) -> None:
+        """Change the login's throttle row (the table store) in a unit of its own."""
         async with self.database.session() as session:
-            await session.execute(
-                update(LoginThrottle)
-                .where(LoginThrottle.login_key == key)
-                .values(failures=0, window_started_at=utcnow())
-            )
+            await session.execute(update(LoginThrottle).where(LoginThrottle.login_key == key, *where).values(**values))
             await session.commit()
 
     async def _reserve_once(self, key: str) -> int:

@@ -105,9 +105,7 @@ class InputModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("NUL characters are not allowed.")
-        return value
+        return no_nul(value)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -191,8 +189,9 @@ class PageParams(BaseModel):
         return {"items": items, "total": total, "page": self.page, "per_page": self.per_page, **extra}
 
 
-def no_nul(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
+def no_nul(value: T) -> T:
+    """``value`` unchanged, unless it is text holding a NUL byte (which PostgreSQL text cannot store)."""
+    if isinstance(value, str) and "\x00" in value:
         raise ValueError("NUL characters are not allowed.")
     return value
 

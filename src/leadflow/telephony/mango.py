@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import FieldError, validation_errors
+from leadflow.platform.schemas import no_nul
 from leadflow.telephony.providers import BadSignature, CallEvent, Direction, EventKind, MalformedWebhook
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp()
@@ -46,10 +47,8 @@ class _Model(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        # PostgreSQL text cannot hold NUL: a 422 here, not a driver error after the signature was accepted.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("NUL characters are not allowed.")
-        return value
+        # A 422 here, not a driver error after the signature was accepted.
+        return no_nul(value)
 
 
 class Party(_Model):
