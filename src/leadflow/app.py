@@ -102,7 +102,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     # What platform.dependencies and the domains' named dependencies hand to the routes.
-    app.state.runtime = runtime
     app.state.settings = settings
     app.state.database = database
     app.state.redis = redis

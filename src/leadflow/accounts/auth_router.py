@@ -12,7 +12,7 @@ from leadflow.accounts.policies import SignedIn, check_csrf, current_principal
 from leadflow.accounts.shaping import user_out
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.client import Client
-from leadflow.platform.dependencies import AppSettings, LimiterDep, Session, get_settings
+from leadflow.platform.dependencies import AppSettings, LimiterDep, Session, component, get_settings
 from leadflow.platform.problems import PROBLEM_RESPONSES, RateLimited, Unauthenticated, ValidationProblem
 from leadflow.platform.ratelimit import per_minute
 
@@ -21,11 +21,7 @@ AUTH_PATH = f"{API_PREFIX}/auth"
 router = APIRouter(prefix=AUTH_PATH, tags=["auth"], responses=PROBLEM_RESPONSES)
 
 
-def _auth(request: Request) -> AuthService:
-    return request.app.state.auth
-
-
-Auth = Annotated[AuthService, Depends(_auth)]
+Auth = Annotated[AuthService, Depends(component("auth", AuthService))]
 
 
 async def login_rate_limit(request: Request, limiter: LimiterDep, settings: AppSettings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from leadflow.accounts import reads, schemas, service
 from leadflow.accounts.models import REQUEST_WORKERS, Role, UserStatus
@@ -16,7 +16,7 @@ from leadflow.administration.dependencies import Runtime
 from leadflow.audit import service as audit
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.client import Client
-from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.dependencies import Paging, Session, component
 from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import Page
@@ -26,11 +26,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["users"], responses=PROBLEM_RESPONSE
 MasterReaders = Annotated[Principal, Depends(require_roles(*REQUEST_WORKERS))]
 
 
-def _users(request: Request) -> UserService:
-    return request.app.state.users
-
-
-Users = Annotated[UserService, Depends(_users)]
+Users = Annotated[UserService, Depends(component("users", UserService))]
 
 
 # Users ----------------------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class ReferenceService(Generic[M]):
             return await compute()
         parts = {"table": table, "active": active, "page": page.page, "per_page": page.per_page}
         result: dict[str, Any] = await cache.get_or_compute(
-            "reference", parts, [f"ref:{table}"], compute, ttl_s=REFERENCE_TTL_S
+            "reference", parts, [self.tag], compute, ttl_s=REFERENCE_TTL_S
         )
         return result
 
@@ -227,6 +227,6 @@ async def warm(session: AsyncSession, cache: Cache) -> None:
         (directions, schemas.DirectionOut),
         (transaction_types, schemas.TransactionTypeOut),
     )
-    await cache.invalidate(f"ref:{svc.model.__tablename__}" for svc, _ in lists)
+    await cache.invalidate(svc.tag for svc, _ in lists)
     for svc, out in lists:
         await svc.cached_page(session, cache, out, PageParams(page=1, per_page=DEFAULT_PER_PAGE))

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.files.models import StoredFile
-from leadflow.platform.dependencies import Session
+from leadflow.platform.dependencies import Session, component
 from leadflow.platform.problems import Forbidden
 
 REQUEST, TRANSACTION, RECORDING = "request", "transaction", "recording"
@@ -66,9 +66,7 @@ def owner_of(row: StoredFile) -> tuple[str, int] | None:
     return None
 
 
-def get_file_rules(request: Request) -> FileRules[Any]:
-    rules: FileRules[Any] = request.app.state.file_rules
-    return rules
+get_file_rules = component("file_rules", FileRules)
 
 
 FileRulesDep = Annotated[FileRules[Any], Depends(get_file_rules)]

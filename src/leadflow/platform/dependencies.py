@@ -27,7 +27,7 @@ from leadflow.platform.storage import Storage
 T = TypeVar("T")
 
 
-def _component(name: str, kind: type[T]) -> Callable[[Request], T]:
+def component(name: str, kind: type[T]) -> Callable[[Request], T]:
     """A dependency that hands a route the component ``app.py`` stored under ``name``."""
 
     def component(request: Request) -> T:
@@ -38,13 +38,13 @@ def _component(name: str, kind: type[T]) -> Callable[[Request], T]:
     return component
 
 
-get_database = _component("database", Database)
-get_settings = _component("settings", Settings)
-get_cache = _component("cache", Cache)
-get_storage = _component("storage", Storage)  # type: ignore[type-abstract]  # a Protocol, which is fine here
-get_jobs = _component("jobs", Jobs)
-get_signer = _component("signer", Signer)
-get_limiter = _component("limiter", RateLimiter)
+get_database = component("database", Database)
+get_settings = component("settings", Settings)
+get_cache = component("cache", Cache)
+get_storage = component("storage", Storage)  # type: ignore[type-abstract]  # a Protocol, which is fine here
+get_jobs = component("jobs", Jobs)
+get_signer = component("signer", Signer)
+get_limiter = component("limiter", RateLimiter)
 
 
 def get_redis(request: Request) -> Redis | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal, scoped_to_cities
 from leadflow.catalog import service as catalog
-from leadflow.platform.db import paginate, within
+from leadflow.platform.db import matching, paginate, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import Forbidden, NotFound
@@ -105,15 +105,14 @@ async def _filtered(
             return query.where(Request.id == -1)
     if statuses:
         query = query.where(Request.status.in_(sorted(statuses)))
-    for column, value in (
+    query = matching(
+        query,
         (Request.city_id, filters.city_id),
         (Request.master_id, filters.master_id),
         (Request.campaign_id, filters.campaign_id),
         (Request.request_type_id, filters.request_type_id),
         (Request.direction_id, filters.direction_id),
-    ):
-        if value is not None:
-            query = query.where(column == value)
+    )
     if filters.q:
         query = query.where(_search(filters.q, principal))
     if filters.date_from or filters.date_to:
