@@ -19,6 +19,10 @@ from leadflow.requests.models import Request, RequestEvent
 from leadflow.requests.workflow import Status
 
 IMPORTED = "imported"  # the request event that marks a request brought in by the importer
+# Statuses in which Leadflow's requests have a master (SPEC §3.2).
+WITH_MASTER = frozenset(
+    {Status.awaiting_acceptance, Status.accepted, Status.en_route, Status.in_progress, Status.deferred, Status.done}
+)
 
 
 # Requests ----------------------------------------------------------------------------------------------------------
@@ -142,6 +146,10 @@ def _request(
     created_at = created(ctx, "requests", row)
     changed = row["updated_at"] or created_at
     status = mapping.status
+    if status in WITH_MASTER and master is None:
+        ctx.report.note("requests", lid, f"status {status.value} without a master: assign one in Leadflow")
+    if status is Status.done and row["result"] is None:
+        ctx.report.note("requests", lid, "done without a result: no money")
     return {
         "status": status.value,
         "source": "manual",

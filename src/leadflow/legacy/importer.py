@@ -61,8 +61,9 @@ async def run(
         ("files", MediaImport(ctx, settings, storage, media, dry_run).run),
     ]
     async with database.session() as session:
-        ctx.maps = await writer.load_maps(session)
         try:
+            ctx.at("legacy_import_map")  # a Leadflow database below revision 0005 stops here
+            ctx.maps = await writer.load_maps(session)
             for name, step in steps:
                 ctx.at(name)
                 await step(session)
