@@ -17,8 +17,7 @@ import json
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -26,8 +25,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import TaskID
 
+from leadflow.platform.progress import bars
 from leadflow.platform.settings import Settings, get_settings, secret_problem
 
 if TYPE_CHECKING:
@@ -257,7 +256,7 @@ def seed_demo(
     out.print(f"demo data {'created' if created else 'already present'}")
     if scale is Scale.large:
         started = time.monotonic()
-        with _bars() as advance:
+        with bars(err) as advance:
             counts = asyncio.run(_load_large(settings, advance))
         if counts:
             summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
@@ -266,23 +265,6 @@ def seed_demo(
         else:
             out.print("benchmark data already present")
     out.print(f"admin login: [bold]{login}[/bold]  password: [bold]{password}[/bold]")
-
-
-@contextmanager
-def _bars() -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar per table on stderr; yields ``advance(table, rows just written, rows planned)``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err) as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def advance(table: str, written: int, planned: int) -> None:
-            if table not in tasks:
-                tasks[table] = progress.add_task(table, total=planned)
-            progress.advance(tasks[table], written)
-
-        yield advance
 
 
 async def _seed(settings: Settings) -> tuple[str, str, bool]:
@@ -313,8 +295,6 @@ def import_leadschem(
     report: Annotated[Path | None, typer.Option(help="Write the JSON report here (default DATA_DIR/imports/).")] = None,
 ) -> None:
     """Copy a LeadSchem database into Leadflow (docs/import.md); a second run changes nothing."""
-    import datetime as dt
-
     from leadflow.legacy.reader import SourceError
 
     settings = _settings()
@@ -324,8 +304,7 @@ def import_leadschem(
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
     result.render(out)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = report or settings.data_dir / "imports" / f"leadschem-{stamp}{'-dry-run' if dry_run else ''}.json"
+    path = report or result.default_path(settings.data_dir)
     result.write(path)
     out.print(f"report written to {path}")
     if result.stopped:
@@ -340,17 +319,8 @@ async def _import_leadschem(settings: Settings, source: str, media: Path | None,
     reader = await LegacyReader.open(source)  # not LeadSchem or unreachable: one line, nothing written
     try:
         async with running(settings) as runtime:
-            with _bars() as advance:
-                return await importer.run(
-                    settings,
-                    runtime.database,
-                    runtime.storage,
-                    reader,
-                    source,
-                    media=media,
-                    dry_run=dry_run,
-                    progress=advance,
-                )
+            with bars(err) as advance:
+                return await importer.run(settings, runtime.database, runtime.storage, reader, media, dry_run, advance)
     finally:
         await reader.close()
 

@@ -326,7 +326,7 @@ async def test_a_failing_table_stops_there_and_keeps_the_earlier_ones(h: Harness
         before = await session.scalar(select(func.count()).select_from(RequestType))
     reader = await LegacyReader.open(legacy_url)
     try:
-        report = await importer.run(h.settings, h.database, h.app.state.storage, reader, legacy_url)
+        report = await importer.run(h.settings, h.database, h.app.state.storage, reader)
     finally:
         await reader.close()
     assert report.stopped is not None

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.administration import service as administration
 from leadflow.legacy import business, rules, writer
 from leadflow.legacy.media import MediaImport
-from leadflow.legacy.reader import LegacyReader, describe
+from leadflow.legacy.reader import LegacyReader
 from leadflow.legacy.report import Report
 from leadflow.platform.db import Database
 from leadflow.platform.settings import Settings
@@ -38,14 +38,12 @@ async def run(
     database: Database,
     storage: Storage,
     reader: LegacyReader,
-    source: str,
-    *,
     media: Path | None = None,
     dry_run: bool = False,
     progress: writer.Progress | None = None,
 ) -> Report:
     """Import what the legacy database holds and the map does not; the report (``stopped`` set on a failure)."""
-    report = Report(source=describe(source), dry_run=dry_run)
+    report = Report(source=reader.source, dry_run=dry_run)
     ctx = writer.Context(reader=reader, report=report, progress=progress or (lambda *_: None))
 
     async def requests(session: AsyncSession) -> None:

@@ -114,7 +114,8 @@ def describe(url: str) -> str:
 
 
 class LegacyReader:
-    def __init__(self, conn: asyncpg.Connection, present: dict[str, set[str]]) -> None:
+    def __init__(self, conn: asyncpg.Connection, present: dict[str, set[str]], source: str) -> None:
+        self.source = source  # host, port and database: for the report, without the password
         self._conn = conn
         self._present = present
 
@@ -151,7 +152,7 @@ class LegacyReader:
             await conn.close()
             shown = ", ".join(missing[:6]) + (" …" if len(missing) > 6 else "")
             raise SourceError(f"{describe(url)} is not a LeadSchem database (missing: {shown})")
-        return cls(conn, present)
+        return cls(conn, present, describe(url))
 
     async def close(self) -> None:
         await self._conn.close()

@@ -75,6 +75,11 @@ class Report:
         data["tables"] = {name: asdict(count) for name, count in self.tables.items()}
         return data
 
+    def default_path(self, data_dir: Path) -> Path:
+        """``DATA_DIR/imports/leadschem-<UTC start time>[-dry-run].json``."""
+        stamp = dt.datetime.fromisoformat(self.started_at).strftime("%Y%m%dT%H%M%SZ")
+        return data_dir / "imports" / f"leadschem-{stamp}{'-dry-run' if self.dry_run else ''}.json"
+
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.as_dict(), ensure_ascii=False, indent=2, default=_jsonable)

@@ -15,7 +15,7 @@ the data can never disagree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,8 +31,9 @@ from leadflow.legacy.models import LegacyImportMap
 from leadflow.legacy.reader import LegacyReader
 from leadflow.legacy.report import Report
 from leadflow.platform.db import utcnow
+from leadflow.platform.progress import Advance
 
-Progress = Callable[[str, int, int], None]  # (table, rows just handled, rows planned for it)
+Progress = Advance  # (table, rows just handled, rows planned for it): platform.progress draws it
 # Legacy request-type names the Mango webhook looked up, and the Leadflow codes they are.
 REQUEST_TYPE_CODES = {"впервые": FIRST_TIME, "повтор": REPEAT}
 CITY_ROLES = frozenset({Role.director, Role.operator, Role.marketer})
