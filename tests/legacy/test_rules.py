@@ -152,6 +152,19 @@ def test_money_is_recomputed_and_differences_listed() -> None:
     assert set(no_expenses.differences) == {"net_amount", "master_handover"}  # the old client never computed them
 
 
+def test_a_request_not_done_keeps_its_amounts_without_derived_money() -> None:
+    money = rules.request_money(Decimal(900), Decimal(1000), Decimal(-100), Decimal(-50), Decimal("0.50"), done=False)
+    assert (money.result, money.expenses, money.net_amount, money.master_handover) == (
+        Decimal("900.00"),
+        Decimal("1000.00"),
+        None,
+        None,
+    )
+    assert money.differences == {"net_amount": (Decimal(-100), None), "master_handover": (Decimal(-50), None)}
+    with pytest.raises(rules.Refusal, match="negative"):
+        rules.request_money(Decimal(-1), None, None, None, Decimal("0.50"), done=False)
+
+
 def test_a_request_without_result_has_no_money() -> None:
     money = rules.request_money(None, Decimal(0), Decimal(0), Decimal(0), Decimal("0.50"))
     assert (money.result, money.net_amount, money.company_share, money.differences) == (None, None, None, {})

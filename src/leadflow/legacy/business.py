@@ -59,8 +59,14 @@ async def import_requests(ctx: Context, session: AsyncSession, default_share: De
                 values = _request(ctx, row, cities, campaigns, types, directions, masters, operators, first_time)
                 master = values["master_id"]
                 share = shares.get(master) if master is not None else None
+                done = values["status"] == Status.done
                 figures = rules.request_money(
-                    row["result"], row["expenses"], row["net_amount"], row["master_handover"], share or default_share
+                    row["result"],
+                    row["expenses"],
+                    row["net_amount"],
+                    row["master_handover"],
+                    share or default_share,
+                    done,
                 )
             except rules.Refusal as exc:
                 ctx.report.skip(table, row["id"], str(exc))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from leadflow.accounts.models import Role
+from leadflow.platform.money import CENT
 from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.requests import money
 from leadflow.requests.workflow import Status
@@ -195,28 +196,31 @@ def request_money(
     net_amount: Decimal | None,
     master_handover: Decimal | None,
     share: Decimal,
+    done: bool = True,
 ) -> RequestMoney:
-    """The money of a request by our rule (requests/money.py): net = result − expenses, handover = net × share. The
-    legacy client computed the derived fields itself; every stored value that differs from ours is returned. A request
-    without a result has no money (its legacy zero defaults are no difference). Negative amounts or expenses above
-    the result break the rule: a refusal."""
+    """The money of a request by our rule (requests/money.py): net = result − expenses, handover = net × share,
+    computed for a done request only (as a move to done does; a request that is not done keeps its result and
+    expenses, like a reopened one, without derived money). The legacy client computed the derived fields itself;
+    every stored value that differs from ours is returned (a legacy zero default where we have none is no
+    difference). Negative amounts, or expenses above the result of a done request, break the rule: a refusal."""
     stored = {"net_amount": net_amount, "master_handover": master_handover}
-    if result is None:
+    spent = expenses if expenses is not None or result is None else Decimal(0)
+    if (result is not None and result < 0) or (spent is not None and spent < 0):
+        raise Refusal(f"negative money (result {result}, expenses {spent})")
+    if result is None or not done:
         differences: dict[str, tuple[Decimal, Decimal | None]] = {
             f: (v, None) for f, v in stored.items() if v is not None and v != 0
         }
-        return RequestMoney(None, None, None, None, None, differences)
-    spent = expenses if expenses is not None else Decimal(0)
-    if result < 0 or spent < 0:
-        raise Refusal(f"negative money (result {result}, expenses {spent})")
+        kept = None if result is None else result.quantize(CENT)
+        spent_kept = None if result is None or spent is None else spent.quantize(CENT)
+        return RequestMoney(kept, spent_kept, None, None, None, differences)
+    assert spent is not None
     if spent > result:
         raise Refusal(f"expenses {spent} exceed the result {result}")
     computed = money.compute(result, spent, share)
     ours = {"net_amount": computed.net_amount, "master_handover": computed.master_handover}
     differences = {
-        f: (stored[f] or Decimal(0), ours.get(f))
-        for f in stored
-        if (stored[f] or Decimal(0)).quantize(Decimal("0.01")) != ours[f]
+        f: (stored[f] or Decimal(0), ours.get(f)) for f in stored if (stored[f] or Decimal(0)).quantize(CENT) != ours[f]
     }
     return RequestMoney(
         computed.result,
