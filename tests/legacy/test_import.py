@@ -202,6 +202,7 @@ async def test_import_twice_report_and_api(h: Harness, legacy_url: str, media: P
     ]
     links = {link["legacy_request_id"]: link for link in report["handovers_linked"]}
     assert set(links) == {1, 2} and links[1]["agrees"] is True and links[2]["agrees"] is False
+    assert [(d["legacy_id"], d["handover"]) for d in report["done_without_handover"]] == [(3, "500.00")]
     missing = {(m["table"], m["legacy_id"]) for m in report["files_missing"]}
     assert missing == {("requests.recording_file_path", 1), ("requests.expense_file_path", 2)}
     assert report["stopped"] is None and report["dry_run"] is False

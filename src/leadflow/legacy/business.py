@@ -100,6 +100,9 @@ async def import_requests(ctx: Context, session: AsyncSession, default_share: De
         if events:
             await session.execute(insert(table_of(RequestEvent)), events)
         await remember(ctx, session, table, [(lid, rid) for rid, (lid, _) in zip(ids, legacy, strict=True)])
+        for rid, values, (lid, _status) in zip(ids, rows, legacy, strict=True):
+            if values["status"] == Status.done and (values["master_handover"] or 0) > 0:
+                ctx.handovers_due[rid] = (lid, values["master_handover"])
         count.imported += len(ids)
         ctx.progress(table, len(batch), planned)
 
@@ -258,6 +261,11 @@ async def import_transactions(ctx: Context, session: AsyncSession) -> None:
         await remember(ctx, session, table, list(zip(legacy, ids, strict=True)))
         count.imported += len(ids)
         ctx.progress(table, len(batch), planned)
+    ctx.report.done_without_handover = [
+        {"legacy_id": lid, "request_id": rid, "handover": handover}
+        for rid, (lid, handover) in sorted(ctx.handovers_due.items())
+        if rid not in linked
+    ]
 
 
 async def _transaction(

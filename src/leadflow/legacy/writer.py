@@ -51,6 +51,8 @@ class Context:
     maps: dict[str, dict[int, str]] = field(default_factory=dict)
     table: str = ""
     legacy_id: int | None = None
+    # Done requests imported in this run with a positive handover: Leadflow id → (legacy id, handover).
+    handovers_due: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
 
     def ids(self, legacy_table: str) -> dict[int, int]:
         return {k: int(v) for k, v in self.maps.get(legacy_table, {}).items()}
