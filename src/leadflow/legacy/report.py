@@ -119,7 +119,7 @@ class Report:
             for row in rows[:limit]:
                 table.add_row(*(_cell(row.get(k)) for k in keys))
             if len(rows) > limit:
-                table.add_row(*([f"… {len(rows) - limit} more in the JSON report"] + [""] * (len(keys) - 1)))
+                table.caption = f"… and {len(rows) - limit} more in the JSON report"
             console.print(table)
         if self.stopped:
             console.print(
