@@ -118,7 +118,7 @@ async def fill(conn: asyncpg.Connection) -> None:
             extra.get("operator"),
             "/app/media/bso/r1.png" if rid == 1 else None,
             "expense/r2.jpg" if rid == 2 else None,
-            "recordings/r1.mp3" if rid == 1 else None,
+            {1: "recordings/r1.mp3", 3: "/var/www/media/recordings/r3.mp3"}.get(rid),
         )
     await conn.execute(
         """
@@ -131,6 +131,10 @@ async def fill(conn: asyncpg.Connection) -> None:
             (6, 1, 1, 700, 'Дата с опечаткой', '1900-01-01', '2026-11-12 12:00+03'),
             (7, 2, 2, -300, 'Казань, запчасти', '2026-11-13', '2026-11-13 12:00+03');
         """
+    )
+    await conn.execute(
+        "INSERT INTO files (request_id, transaction_id, file_type, file_path) VALUES (NULL, 2, 'expense_receipt', "
+        "'uploads/receipts/t2.png'), (NULL, 4, 'expense_receipt', 'uploads/receipts/t4.png')"
     )
     await conn.execute("SET session_replication_role = origin")
     for table in ("cities", "requests", "transactions", "masters", "employees", "advertising_campaigns"):
@@ -149,6 +153,10 @@ def media(tmp_path: Path) -> Path:
     root = tmp_path / "media"
     (root / "bso").mkdir(parents=True)
     (root / "bso" / "r1.png").write_bytes(png_bytes())
+    (root / "recordings").mkdir()
+    (root / "recordings" / "r3.mp3").write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\x00" * 64)
+    (root / "receipts").mkdir()
+    (root / "receipts" / "t2.png").write_bytes(png_bytes())
     return root
 
 
@@ -182,13 +190,14 @@ async def test_import_twice_report_and_api(h: Harness, legacy_url: str, media: P
     assert tables["requests"] == {"read": 12, "imported": 10, "already": 0, "skipped": 2}
     assert tables["transactions"] == {"read": 7, "imported": 5, "already": 0, "skipped": 2}
     assert tables["masters"]["imported"] == 2 and tables["employees"]["imported"] == 3
-    assert tables["files"]["imported"] == 1
+    assert tables["files"] == {"read": 6, "imported": 3, "already": 0, "skipped": 1}
     # Every oddity is listed.
     skipped = {(s["table"], s["legacy_id"]): s["reason"] for s in report["skipped"]}
     assert "no imported city" in skipped[("requests", 8)]
     assert "impossible meeting_date" in skipped[("requests", 9)]
     assert "no imported type" in skipped[("transactions", 4)]
     assert "impossible specified_date" in skipped[("transactions", 6)]
+    assert "of no imported owner" in skipped[("files", 2)]  # its transaction (no type) was skipped
     clashes = {(c["table"], c["login"]): c["imported_as"] for c in report["login_clashes"]}
     assert clashes == {("employees", "boss"): "boss-staff", ("masters", "ivan"): "ivan-master"}
     guessed = {m["value"]: m["code"] for m in report["status_mappings"] if m["guessed"]}
@@ -212,7 +221,8 @@ async def test_import_twice_report_and_api(h: Harness, legacy_url: str, media: P
     _second, again = import_cli(h, legacy_url, "--media", str(media))
     assert await digest(h) == before
     assert again["tables"]["requests"] == {"read": 12, "imported": 0, "already": 10, "skipped": 2}
-    assert again["tables"]["transactions"]["imported"] == 0 and again["tables"]["files"]["imported"] == 0
+    assert again["tables"]["transactions"]["imported"] == 0
+    assert again["tables"]["files"] == {"read": 6, "imported": 0, "already": 3, "skipped": 1}
 
     # What was imported, row by row.
     async with h.database.session() as session:
@@ -250,6 +260,16 @@ async def test_import_twice_report_and_api(h: Harness, legacy_url: str, media: P
     assert done["net_amount"] == "3001.00" and done["master_handover"] == "1500.50"
     assert done["client_phone"] == "79165550002" and done["master_id"] == users["petr"].id
     assert [f["kind"] for f in (await admin.get(f"/api/v1/requests/{ids[1]}")).json()["files"]] == ["bso"]
+    recorded = (await admin.get(f"/api/v1/requests/{ids[3]}")).json()["recordings"]
+    assert [(r["source"], r["link_state"], r["file"]["kind"]) for r in recorded] == [("upload", "linked", "recording")]
+    async with h.database.session() as session:
+        receipt_tx = await session.scalar(
+            select(LegacyImportMap.target_id).where(
+                LegacyImportMap.legacy_table == "transactions", LegacyImportMap.legacy_id == 2
+            )
+        )
+    receipts = (await admin.get(f"/api/v1/transactions/{receipt_tx}")).json()["files"]
+    assert [(f["kind"], f["original_name"]) for f in receipts] == [("transaction_receipt", "t2.png")]
     assert (await admin.get(f"/api/v1/requests/{ids[6]}")).json()["status"] == "refused"
     history = (await admin.get(f"/api/v1/requests/{ids[3]}/events")).json()
     assert any(e["kind"] == "imported" and e["data"]["legacy_status"] == "completed" for e in history["items"])
@@ -293,7 +313,7 @@ async def test_dry_run_keeps_nothing(h: Harness, legacy_url: str, media: Path) -
     result, report = import_cli(h, legacy_url, "--media", str(media), "--dry-run")
     assert "dry run" in result.stdout
     assert report["dry_run"] is True and report["tables"]["requests"]["imported"] == 10
-    assert report["tables"]["files"]["imported"] == 1  # found, not stored
+    assert report["tables"]["files"]["imported"] == 3  # found, not stored
     assert await digest(h) == before
     stored = h.settings.data_dir / "files"
     assert not stored.exists() or not [p for p in stored.rglob("*") if p.is_file()]

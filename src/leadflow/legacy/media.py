@@ -142,6 +142,7 @@ class MediaImport:
                     owner = requests[row["request_id"]]
                     items.append(Wanted("files", row["id"], row["file_path"], str(kind), request_id=owner))
                 else:
+                    self.ctx.report.table("files").read += 1
                     self.ctx.report.skip("files", row["id"], f"file of type {row['file_type']!r} of no imported owner")
             yield items, len(batch)
 
