@@ -20,12 +20,15 @@ from leadflow.accounts.models import INTAKE_WRITERS
 from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.platform.db import dialect_insert, matching, paginate, serialize, utcnow, within
+from leadflow.platform.events import Notification, announce
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 from leadflow.requests import hooks as request_hooks
 from leadflow.requests import intake as request_intake
 from leadflow.telephony.models import Call
 from leadflow.telephony.providers import CallEvent, Direction, EventKind
+
+CALL_RECEIVED = "call.received"
 
 log = structlog.get_logger("leadflow.telephony")
 
@@ -100,6 +103,15 @@ async def _route(session: AsyncSession, call_id: int, event: CallEvent, dedupe_w
         update(Call)
         .where(Call.id == call_id)
         .values(outcome=outcome, city_id=campaign.city_id, campaign_id=campaign.id, request_id=request.id)
+    )
+    # The open intake pages hear of the call (the statement writes above are not seen by a flush).
+    announce(
+        session,
+        Notification(
+            CALL_RECEIVED,
+            {"id": call_id, "request_id": request.id, "city_id": campaign.city_id, "outcome": outcome},
+            city_id=campaign.city_id,
+        ),
     )
     return outcome
 
