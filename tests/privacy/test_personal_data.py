@@ -192,6 +192,18 @@ async def test_the_client_calling_again_is_a_first_time_client(w: World) -> None
     problem(await w.admin.get(export_url(ERASED_PHONE)), 422)
 
 
+async def test_a_deleted_request_of_the_client_is_exported_and_erased_too(w: World) -> None:
+    version = (await w.admin.get(url(w.lead_id))).json()["version"]
+    deleted = await w.admin.delete(url(w.lead_id), headers={"If-Match": f'"{version}"'})
+    assert deleted.status_code == 204, deleted.text
+    [gone] = [r for r in (await exported(w))["requests"] if r["id"] == w.lead_id]
+    assert gone["deleted_at"] is not None and gone["client_phone"] == PHONE
+    answer = await w.admin.post(erase_url(PHONE))
+    assert answer.status_code == 200 and answer.json()["requests"] == 2, answer.text
+    stored = {row["id"]: row for row in (await table_rows(w.h))["requests"]}
+    assert stored[w.lead_id]["client_phone"] == ERASED_PHONE and stored[w.lead_id]["deleted_at"] is not None
+
+
 async def _block_file_updates(h: Harness) -> list[str]:
     """A real refusal by the database in the erasure's last step (the files), and the statements that undo it."""
     if ON_POSTGRES:
