@@ -12,6 +12,7 @@ from leadflow.accounts.policies import AdminOnly
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.client import Client
 from leadflow.platform.dependencies import Session, StorageDep
+from leadflow.platform.logging import mask_phone
 from leadflow.platform.phones import normalize_phone
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.privacy import archive, service
@@ -74,4 +75,4 @@ async def erase_client(
     phone: ClientPhone, principal: AdminOnly, session: Session, storage: StorageDep, client: Client
 ) -> ErasureOut:
     done = await service.erase(session, storage, principal, phone, client)
-    return ErasureOut(phone=phone, orphaned_files=done.orphans, **done.counts)
+    return ErasureOut(phone_masked=mask_phone(phone), orphaned_files=done.orphans, **done.counts)

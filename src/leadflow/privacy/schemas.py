@@ -25,7 +25,10 @@ class ClientExport(OutputModel):
 
 
 class ErasureOut(OutputModel):
-    phone: str = Field(description="The phone, normalized.")
+    phone_masked: str = Field(
+        description="The phone, normalized and masked as the logs mask it: the answer of an erasure (which an "
+        "Idempotency-Key keeps for a day) does not hold what was erased."
+    )
     requests: int = Field(description="Requests anonymized.")
     request_events: int = Field(description="History lines whose personal values were replaced.")
     calls: int = Field(description="Calls whose caller number was removed.")

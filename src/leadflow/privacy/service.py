@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import inspect
@@ -35,6 +35,10 @@ from leadflow.platform.storage import Storage
 from leadflow.recordings import service as recordings
 from leadflow.requests import personal_data as requests
 from leadflow.telephony import service as telephony
+
+if TYPE_CHECKING:
+    from leadflow.recordings.models import CallRecording
+    from leadflow.telephony.models import Call
 
 log = structlog.get_logger("leadflow.privacy")
 
@@ -70,8 +74,8 @@ def as_record(row: Any) -> dict[str, Any]:
 class ClientData:
     phone: str
     found: requests.ClientRequests
-    calls: Sequence[Any]
-    recordings: Sequence[Any]
+    calls: Sequence[Call]
+    recordings: Sequence[CallRecording]
     files: Sequence[StoredFile]
 
     @property
