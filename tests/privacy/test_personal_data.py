@@ -119,6 +119,7 @@ async def test_zip_export_holds_the_stored_bytes_and_the_document(w: World) -> N
 async def test_erase_anonymizes_every_row_deletes_the_blobs_and_keeps_the_figures(
     w: World, harness_factory: Any
 ) -> None:
+    assert len(files_on_disk(w.h)) == 3  # the bso, the other client's bso, the recording
     before = await figures(w.admin)
     city = by(before["cities"]["items"], "city_id")[w.t.city.id]
     assert (city["requests_total"], city["done"], city["revenue"]) == (4, 1, "5000.00")  # A, B, C, D; A is done
