@@ -182,7 +182,6 @@ async def erase(
             target_id=mask_phone(phone),
             data=counts,
         )
-        await session.flush()
     orphans = await files.purge(storage, doomed)
     if orphans:
         async with unit_of_work(session, stale):
