@@ -69,8 +69,8 @@ class Listener:
         finally:
             self.ended.set()
 
-    async def wait_for(self, predicate: Any, timeout: float = 5) -> tuple[str, dict[str, Any]]:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, predicate: Any, within: float = 5) -> tuple[str, dict[str, Any]]:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             for item in self.events:
                 if predicate(item):
@@ -115,7 +115,7 @@ async def test_a_director_hears_only_their_cities(h: Harness, server: Server, li
 
     in_b = await new_request(writer, city_b.id, "79160000001")
     in_a = await new_request(writer, city_a.id, "79160000002")
-    kind, data = await listener.wait_for(lambda e: e[0] == "request.changed" and e[1]["id"] == in_a["id"])
+    _, data = await listener.wait_for(lambda e: e[0] == "request.changed" and e[1]["id"] == in_a["id"])
     assert data == {"id": in_a["id"], "version": in_a["version"], "city_id": city_a.id, "status": "new"}
     await asyncio.sleep(0.3)
     assert all(e[1].get("city_id") != city_b.id for e in listener.events), listener.events
