@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -85,11 +85,11 @@ async def no_sideways_scrolling(page: Any) -> None:
 
 
 @pytest.fixture
-async def scene(h: Harness) -> AsyncIterator[tuple[Team, dict[str, Any]]]:
+async def scene(h: Harness) -> tuple[Team, dict[str, Any]]:
     t = await team(h)
     visit = (utcnow() + dt.timedelta(minutes=30)).isoformat()
     job = await reach(t, "awaiting_acceptance", visit_at=visit, problem="Не сливает воду стиральная машина")
-    yield t, job
+    return t, job
 
 
 async def test_the_master_takes_a_job_from_offer_to_done_on_a_phone(
