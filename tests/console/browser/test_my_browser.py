@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from leadflow.console.i18n import Translator
@@ -112,6 +113,13 @@ async def test_the_master_takes_a_job_from_offer_to_done_on_a_phone(
         await expect(card).to_be_visible()
         await no_sideways_scrolling(page)
         await axe_check(page)
+
+        # Live: a job the director offers through the server appears without a reload.
+        offered = await reach(t, "awaiting_dispatch", visit_at=(utcnow() + dt.timedelta(hours=1)).isoformat())
+        async with httpx.AsyncClient(base_url=server.url, headers=dict(t.director.headers)) as office:
+            body = {"to": "awaiting_acceptance", "version": offered["version"], "master_id": t.master_id}
+            assert (await office.post(url(offered["id"], "/transitions"), json=body)).status_code == 200
+        await expect(page.locator(f"#job-{offered['id']}[data-status=awaiting_acceptance]")).to_be_visible()
 
         # The next step is always the one big button.
         for label, status in (("Принять", "accepted"), ("Выехал", "en_route"), ("Начать работу", "in_progress")):

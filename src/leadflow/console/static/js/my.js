@@ -152,3 +152,28 @@ document.addEventListener("click", (event) => {
 window.addEventListener("online", () => {
   for (const kind of pending.keys()) upload(kind);
 });
+
+// The list: a live refresh (a job of mine changed) waits while a reason or a confirmation is open, so what the master
+// is typing is not swept away; it runs when that form closes. A move posts the form and brings the fresh list anyway.
+let refreshWaiting = false;
+document.addEventListener("htmx:confirm", (event) => {
+  const jobs = document.getElementById("jobs");
+  if (!jobs || event.target !== jobs || event.detail.verb !== "get") return;
+  if (jobs.querySelector("details[open]")) {
+    event.preventDefault();
+    refreshWaiting = true;
+  }
+});
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const jobs = document.getElementById("jobs");
+    if (!refreshWaiting || !jobs || !jobs.contains(event.target) || jobs.querySelector("details[open]")) return;
+    refreshWaiting = false;
+    window.htmx.ajax("GET", jobs.getAttribute("hx-get"), { target: "#jobs", swap: "innerHTML" });
+  },
+  true,
+);
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.target && event.target.id === "jobs") refreshWaiting = false;
+});
