@@ -151,7 +151,7 @@ async def test_moves_from_the_list_with_csrf_and_field_errors(h: Harness) -> Non
     assert buttons(accepted.text, job["id"])[0] == ("primary", "en_route")
     # The same form again (the version read before): the fresh list and a notice, nothing changed.
     stale = await client.post(f"/my/{job['id']}/move", data=form, headers=fragment)
-    assert stale.status_code == 409 and "Заявку успели изменить" in stale.text
+    assert stale.status_code == 409 and "Заказ успели изменить" in stale.text
 
     # Refusing needs a reason: the error is beside the field and the typed text stays.
     version = (await t.director.get(url(job["id"]))).json()["version"]
