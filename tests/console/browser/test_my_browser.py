@@ -139,10 +139,16 @@ async def test_the_master_takes_a_job_from_offer_to_done_on_a_phone(
         await expect(page.locator("[data-handover]")).to_have_text(Translator("ru").money(expected.master_handover))
         await expect(page.locator("[data-net]")).to_have_text(Translator("ru").money(expected.net_amount))
 
-        # A big photo from the "camera": resized to 1600 px at most and re-encoded to JPEG before it is sent.
+        # A big photo from the "camera": resized to 1600 px at most and re-encoded to JPEG before it is sent. The
+        # connection is lost as it is taken: the banner shows, and the upload goes by itself once it is back.
+        await context.set_offline(True)
         await page.set_input_files(
             "#pick-bso", files=[{"name": "IMG_0001.png", "mimeType": "image/png", "buffer": png(2400, 1800, seed=9)}]
         )
+        await expect(page.locator("#offline")).to_be_visible()
+        await expect(page.locator("[data-status-for=bso] [data-retry]")).to_be_visible()
+        assert (await t.director.get(url(rid))).json()["files"] == []
+        await context.set_offline(False)
         await expect(submit).to_be_enabled(timeout=15000)
         await expect(page.locator("#attachments .files li")).to_have_count(1)
         files = (await t.director.get(url(rid))).json()["files"]
