@@ -249,7 +249,7 @@ async def _complete_context(
         "zone": job.city.timezone,
         "maps": map_links(job.address),
         "files": stored,
-        "has_bso": any(f.kind == "bso" for f in stored),
+        "has_bso": await handover.bso_attached(session, job.id),
         "may_complete": any(a.form == "complete" for a in actions(user, job)),
         "typed": typed or {"version": job.version},
         "errors": errors or {},
