@@ -124,13 +124,8 @@ async def jobs_of(
 
 
 def _form_values(form: Mapping[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    """The named fields of a posted form; ``version`` as the integer the strict input models take (a form posts text;
-    anything but digits stays text and gets the model's own error)."""
-    values: dict[str, Any] = {k: str(form[k]) for k in names if k in form}
-    version = values.get("version")
-    if isinstance(version, str) and version.isascii() and version.isdigit():
-        values["version"] = int(version)
-    return values
+    """The named fields of a posted form (``forms.parse`` turns their text into the model's types)."""
+    return {k: str(form[k]) for k in names if k in form}
 
 
 def _beside(errors: dict[str, str], shown: Sequence[str]) -> dict[str, str]:
