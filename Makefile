@@ -6,8 +6,9 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 export UV_PYTHON_PREFERENCE ?= system
 LEADFLOW_HOST ?= 127.0.0.1
 LEADFLOW_PORT ?= 8000
-# One test process per core; each has its own database (see tests/conftest.py).
-PYTEST_ARGS ?= -n auto
+# One test process per core; each has its own database (see tests/conftest.py). Tests marked with the same
+# xdist_group run in one process, so a module's expensive fixture (the nginx topology of tests/deploy/) is built once.
+PYTEST_ARGS ?= -n auto --dist loadgroup
 # Coverage (line and branch) is reported by default; `make test COV=` runs without it (about 40 % faster).
 COV ?= --cov --cov-report=term
 

@@ -35,7 +35,8 @@ from tests.conftest import DATABASE_URL, ON_POSTGRES, REDIS_URL
 from tests.deploy.support import TEMPLATE, NginxSite, fresh_database, nginx_binary
 from tests.files.helpers import padded_png, png
 
-pytestmark = pytest.mark.slow
+# One process builds the topology once for every test here (`make test` distributes with --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nginx_topology")]
 
 API = "/api/v1"
 CLIENT_ADDRESS = "127.0.0.3"  # the browser; nginx reaches the service from 127.0.0.1, the only trusted proxy
