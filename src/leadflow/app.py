@@ -22,12 +22,14 @@ from leadflow.administration.router import router as administration_router
 from leadflow.campaigns.router import router as campaigns_router
 from leadflow.cash.router import router as cash_router
 from leadflow.catalog.router import router as catalog_router
+from leadflow.console import routers as console_routers
 from leadflow.file_owners import file_rules
 from leadflow.files import service as files_service
 from leadflow.files.router import router as files_router
 from leadflow.observability.health import router as health_router
 from leadflow.observability.router import router as metrics_router
 from leadflow.platform.api import API_PREFIX
+from leadflow.platform.events import close_streams_on_server_exit
 from leadflow.platform.idempotency import IdempotencyMiddleware
 from leadflow.platform.logging import configure_logging
 from leadflow.platform.metrics import process_exited
@@ -42,6 +44,7 @@ from leadflow.platform.problems import install_problem_handlers
 from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.security import Signer
 from leadflow.platform.settings import Settings, get_settings
+from leadflow.privacy.router import router as privacy_router
 from leadflow.recordings.router import router as recordings_router
 from leadflow.reports.router import router as reports_router
 from leadflow.requests.router import router as requests_router
@@ -81,12 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stop = asyncio.Event()
         scheduler = asyncio.create_task(jobs.run_scheduler(stop)) if jobs.in_process else None
         await cache.start()
+        await runtime.events.start()
+        close_streams_on_server_exit()
         warming = asyncio.create_task(warm_cache(settings, database, cache))
         yield
         stop.set()
         warming.cancel()
         if scheduler is not None:
             await scheduler
+        await runtime.events.stop()
         await cache.stop()
         process_exited()
         await runtime.close()
@@ -108,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = cache
     app.state.storage = runtime.storage
     app.state.jobs = jobs
+    app.state.events = runtime.events
     app.state.signer = signer
     app.state.limiter = limiter
     app.state.auth = AuthService(settings, signer, runtime.hasher, guard)
@@ -131,9 +138,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recordings_router,
         files_router,
         administration_router,
+        privacy_router,
         reports_router,
         metrics_router,
         health_router,
+        *console_routers,
     )
     for router in routers:
         app.router.routes.extend(router.routes)

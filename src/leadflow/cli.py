@@ -272,6 +272,10 @@ def seed_demo(
         else:
             out.print("benchmark data already present")
     out.print(f"admin login: [bold]{login}[/bold]  password: [bold]{password}[/bold]")
+    from leadflow.demo.seed import DEMO_PASSWORD, DEMO_TEAM
+
+    team = ", ".join(f"{role}: {name}" for role, name in DEMO_TEAM)
+    out.print(f"demo team ({team}) password: [bold]{DEMO_PASSWORD}[/bold]")
 
 
 async def _seed(settings: Settings) -> tuple[str, str, bool]:

@@ -18,12 +18,14 @@ from redis.asyncio import Redis
 from leadflow.catalog import service as catalog
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
+from leadflow.platform.events import EventBus
 from leadflow.platform.jobs import Jobs
 from leadflow.platform.redis import create_redis
 from leadflow.platform.security import PasswordHasher
 from leadflow.platform.settings import Settings
 from leadflow.platform.storage import Storage, create_storage
 from leadflow.reports import invalidation as reports_invalidation
+from leadflow.requests import announcements as request_announcements
 from leadflow.tasks import build_jobs
 
 
@@ -36,6 +38,7 @@ class Runtime:
     storage: Storage
     hasher: PasswordHasher
     jobs: Jobs
+    events: EventBus
 
     async def close(self) -> None:
         """Stop the jobs' broker, close the pools and the Redis connection (the cache's listener is the app's)."""
@@ -48,9 +51,12 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     catalog.register_cache_taggers()
     reports_invalidation.register_cache_taggers()
+    request_announcements.register_notifiers()
     redis = create_redis(settings)
     cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
-    database = Database(settings, on_commit=cache.invalidate)  # a commit invalidates what its writes made stale
+    events = EventBus(redis, settings.redis_prefix)
+    # A commit invalidates what its writes made stale, then tells the open pages what changed.
+    database = Database(settings, on_commit=cache.invalidate, on_notify=events.publish)
     storage = create_storage(settings)
     return Runtime(
         settings=settings,
@@ -60,6 +66,7 @@ def build_runtime(settings: Settings) -> Runtime:
         storage=storage,
         hasher=PasswordHasher(cheap=settings.password_hash_cheap),
         jobs=build_jobs(settings, database, storage, cache),
+        events=events,
     )
 
 

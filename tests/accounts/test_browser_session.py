@@ -26,7 +26,7 @@ async def test_login_sets_cookies_and_no_token_in_body(h: Harness) -> None:
         assert response.cookies[name] not in response.text
     cookies = {c.split("=", 1)[0]: c for c in response.headers.get_list("set-cookie")}
     assert "HttpOnly" in cookies["access_token"] and "SameSite=lax" in cookies["access_token"]
-    assert "HttpOnly" in cookies["refresh_token"] and "Path=/api/v1/auth" in cookies["refresh_token"]
+    assert "HttpOnly" in cookies["refresh_token"] and "Path=/;" in cookies["refresh_token"]
     assert "HttpOnly" not in cookies["csrf_token"]
     assert "Secure" not in cookies["access_token"]  # development default
     me = await client.get("/api/v1/auth/me")

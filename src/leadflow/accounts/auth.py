@@ -36,6 +36,8 @@ from leadflow.platform.settings import Settings
 log = structlog.get_logger("leadflow.auth")
 
 BAD_CREDENTIALS = "Wrong login or password."
+# How long the refresh token just replaced by a concurrent refresh of the same browser still gets an access token.
+ROTATION_GRACE_S = 20
 
 
 class LoginLocked(Problem):
@@ -74,7 +76,7 @@ class IssuedSession:
     user: User
     session_id: str
     access_token: str
-    refresh_token: str
+    refresh_token: str | None  # None: the session's refresh token did not change (the rotation grace, below)
     csrf_token: str
     expires_in: int
 
@@ -231,7 +233,7 @@ class AuthService:
         )
         return self._issue(user, session_id, refresh, now)
 
-    def _issue(self, user: User, session_id: str, refresh: str, now: dt.datetime) -> IssuedSession:
+    def _issue(self, user: User, session_id: str, refresh: str | None, now: dt.datetime) -> IssuedSession:
         exempt = user.login.lower() in {x.lower() for x in self.settings.rate_limit_exempt_logins}
         return IssuedSession(
             user=user,
@@ -243,7 +245,14 @@ class AuthService:
         )
 
     # Refresh and logout -------------------------------------------------------------------------------------------
-    async def refresh(self, session: AsyncSession, token: str, client: ClientInfo) -> IssuedSession:
+    async def refresh(
+        self, session: AsyncSession, token: str, client: ClientInfo, *, grace: bool = False
+    ) -> IssuedSession:
+        """Rotate the refresh token: a new pair, the old token dead. A token of an older generation is a reuse and
+        closes the session, with one exception when ``grace`` is asked for (the browser's cookie flow): the token
+        rotated by a concurrent refresh less than ``ROTATION_GRACE_S`` ago. Two tabs of one browser refreshing at the
+        same moment send the same cookie; the loser gets an access token for the same session and no new refresh
+        token (the browser keeps the one the winner set), instead of being taken for a thief."""
         invalid = Unauthenticated("The refresh token is invalid or has expired; sign in again.", type="invalid-token")
         row = await self._genuine_row(session, token)
         if row is None:
@@ -253,14 +262,14 @@ class AuthService:
         if row.revoked_at is not None or row.expires_at <= now:
             raise invalid
         if generation != row.generation or token_hash(token) != row.refresh_hash:
+            if grace and self._just_rotated(row, generation, now):
+                return self._issue(await self._active_user(session, row.user_id), session_id, None, now)
             await self._revoke_family(session, row, "reuse", client)
             raise Unauthenticated(
                 "This refresh token was already used; the session is closed for safety. Sign in again.",
                 type="refresh-token-reused",
             )
-        user = await session.get(User, row.user_id)
-        if user is None or user.deleted_at is not None or user.status != UserStatus.active:
-            raise invalid
+        user = await self._active_user(session, row.user_id)
         new_token = self.signer.refresh_token(session_id, generation + 1, row.nonce)
         result = await session.execute(
             update(AuthSession)
@@ -269,12 +278,28 @@ class AuthService:
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]  # a concurrent refresh won: this one is a reuse
             await session.rollback()
-            row = await session.get(AuthSession, session_id)
-            if row is not None:
-                await self._revoke_family(session, row, "reuse", client)
+            current = await session.get(AuthSession, session_id, populate_existing=True)
+            if current is not None and grace and self._just_rotated(current, generation, utcnow()):
+                return self._issue(user, session_id, None, now)
+            if current is not None:
+                await self._revoke_family(session, current, "reuse", client)
             raise invalid
         await session.commit()
         return self._issue(user, session_id, new_token, now)
+
+    @staticmethod
+    def _just_rotated(row: AuthSession, generation: int, now: dt.datetime) -> bool:
+        return (
+            row.revoked_at is None
+            and generation == row.generation - 1
+            and now - row.last_used_at <= dt.timedelta(seconds=ROTATION_GRACE_S)
+        )
+
+    async def _active_user(self, session: AsyncSession, user_id: int) -> User:
+        user = await session.get(User, user_id)
+        if user is None or user.deleted_at is not None or user.status != UserStatus.active:
+            raise Unauthenticated("The refresh token is invalid or has expired; sign in again.", type="invalid-token")
+        return user
 
     async def _revoke_family(self, session: AsyncSession, row: AuthSession, reason: str, client: ClientInfo) -> None:
         await _close_session(session, row.id, reason)
@@ -293,6 +318,14 @@ class AuthService:
     async def logout(self, session: AsyncSession, session_id: str, user_id: int | None, client: ClientInfo) -> None:
         await _close_session(session, session_id, "logout")
         audit.record(session, "logout", actor_id=user_id, client=client, target_type="session", target_id=session_id)
+        await session.commit()
+
+    async def logout_everywhere(self, session: AsyncSession, user_id: int, client: ClientInfo) -> None:
+        """Close every live session of the user, this one included (a lost phone, a shared computer)."""
+        await revoke_sessions(session, user_id, "logout_everywhere")
+        audit.record(
+            session, "logout_everywhere", actor_id=user_id, client=client, target_type="user", target_id=user_id
+        )
         await session.commit()
 
     def session_of_refresh_token(self, token: str) -> str | None:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from leadflow.accounts import reads, schemas
-from leadflow.accounts.auth import AuthService, IssuedSession
+from leadflow.accounts.auth import AuthService
+from leadflow.accounts.cookies import clear_session_cookies, set_session_cookies
 from leadflow.accounts.policies import SignedIn, check_csrf, current_principal
 from leadflow.accounts.shaping import user_out
 from leadflow.platform.api import API_PREFIX
@@ -35,25 +36,6 @@ async def login_rate_limit(request: Request, limiter: LimiterDep, settings: AppS
 LoginLimited = Depends(login_rate_limit)
 
 
-def _set_session_cookies(response: Response, request: Request, issued: IssuedSession) -> None:
-    settings = get_settings(request)
-    cookies = (  # name, value, lifetime, hidden from scripts, path
-        ("access_token", issued.access_token, settings.access_token_ttl_s, True, "/"),
-        ("refresh_token", issued.refresh_token, settings.refresh_token_ttl_s, True, AUTH_PATH),
-        ("csrf_token", issued.csrf_token, settings.refresh_token_ttl_s, False, "/"),  # read by the page's script
-    )
-    for name, value, max_age, httponly, path in cookies:
-        response.set_cookie(
-            name, value, max_age=max_age, httponly=httponly, secure=settings.secure_cookies, samesite="lax", path=path
-        )
-
-
-def _clear_session_cookies(response: Response) -> None:
-    response.delete_cookie("access_token", path="/")
-    response.delete_cookie("refresh_token", path=AUTH_PATH)
-    response.delete_cookie("csrf_token", path="/")
-
-
 @router.post(
     "/login",
     response_model=schemas.LoginResult,
@@ -66,7 +48,7 @@ async def login(
     body: schemas.LoginBody, request: Request, response: Response, session: Session, auth: Auth, client: Client
 ) -> schemas.LoginResult:
     issued = await auth.login(session, body.login, body.password, body.otp, client, "browser")
-    _set_session_cookies(response, request, issued)
+    set_session_cookies(response, get_settings(request), issued)
     user = await reads.get_self(session, issued.user.id)
     return schemas.LoginResult(user=user_out(user, None))
 
@@ -90,7 +72,7 @@ async def token(
             raise ValidationProblem.field(name, "NUL characters are not allowed.")
     issued = await auth.login(session, username, password, otp, client, "api")
     return schemas.TokenPair(
-        access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in
+        access_token=issued.access_token, refresh_token=str(issued.refresh_token), expires_in=issued.expires_in
     )
 
 
@@ -115,7 +97,7 @@ async def refresh(
     if body is not None and body.refresh_token:
         issued = await auth.refresh(session, body.refresh_token, client)
         return schemas.TokenPair(
-            access_token=issued.access_token, refresh_token=issued.refresh_token, expires_in=issued.expires_in
+            access_token=issued.access_token, refresh_token=str(issued.refresh_token), expires_in=issued.expires_in
         )
     cookie = request.cookies.get("refresh_token")
     if not cookie:
@@ -124,8 +106,8 @@ async def refresh(
     if session_id is None:
         raise Unauthenticated("The refresh token is invalid; sign in again.", type="invalid-token")
     check_csrf(request, auth.signer, session_id)
-    issued = await auth.refresh(session, cookie, client)
-    _set_session_cookies(response, request, issued)
+    issued = await auth.refresh(session, cookie, client, grace=True)
+    set_session_cookies(response, get_settings(request), issued)
     user = await reads.get_self(session, issued.user.id)
     return schemas.LoginResult(user=user_out(user, None))
 
@@ -148,7 +130,7 @@ async def logout(
         raise Unauthenticated()
     await auth.logout(session, session_id, user_id, client)
     response = Response(status_code=204)
-    _clear_session_cookies(response)
+    clear_session_cookies(response)
     return response
 
 

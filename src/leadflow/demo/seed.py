@@ -45,6 +45,13 @@ from leadflow.telephony.providers import CallEvent, Direction, EventKind
 
 ADMIN_LOGIN = "admin"
 DEMO_PASSWORD = "demo-Leadflow-2026"
+# The accounts `make run` prints, one of each role the console has a home page for (role, login).
+DEMO_TEAM = (
+    ("director", "director.msk"),
+    ("operator", "operator.1"),
+    ("marketer", "marketer.1"),
+    ("master", "master.ivanov"),
+)
 CITIES = [
     ("Москва", "Europe/Moscow"),
     ("Санкт-Петербург", "Europe/Moscow"),

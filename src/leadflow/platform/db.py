@@ -36,6 +36,7 @@ from sqlalchemy.types import TypeDecorator
 from leadflow.platform.cache import PREFER_PRIMARY, tags_of
 from leadflow.platform.concurrency import stale
 from leadflow.platform.dbmetrics import observe_pool
+from leadflow.platform.events import Notification, latest, notifications_of
 from leadflow.platform.money import to_money
 from leadflow.platform.problems import Problem
 from leadflow.platform.settings import Settings
@@ -157,10 +158,12 @@ def _pending(session: Session) -> set[str]:
 
 @event.listens_for(TrackedSyncSession, "after_flush")
 def _tags_of_flush(session: Session, _context: Any) -> None:
+    notifications: list[Notification] = session.info.setdefault("notifications", [])
     for row in (*session.new, *session.dirty, *session.deleted):
         table = getattr(row, "__tablename__", None)
         if table is not None:
             _pending(session).update(tags_of(table, row))
+            notifications.extend(notifications_of(table, row))
 
 
 @event.listens_for(TrackedSyncSession, "do_orm_execute")
@@ -175,6 +178,7 @@ def _tags_of_statement(state: ORMExecuteState) -> None:
 def _forget_tags(session: Session, previous: Any) -> None:
     if previous.parent is None:  # the whole transaction is gone; a savepoint's rollback keeps the outer writes
         session.info.pop("cache_tags", None)
+        session.info.pop("notifications", None)
 
 
 class TrackedSession(AsyncSession):
@@ -190,6 +194,10 @@ class TrackedSession(AsyncSession):
         on_commit = self.info.get("on_commit")
         if tags and on_commit is not None:
             await on_commit(tags)
+        notifications = self.info.pop("notifications", None)
+        on_notify = self.info.get("on_notify")
+        if notifications and on_notify is not None:
+            await on_notify(latest(notifications))
 
 
 REPLICA_RETRY_S = 30.0
@@ -201,10 +209,16 @@ REPLICA_FALLBACKS = Counter(
 class Database:
     """The primary engine and its session factory, and the read replica for reports and metrics when configured."""
 
-    def __init__(self, settings: Settings, on_commit: Callable[[set[str]], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        on_commit: Callable[[set[str]], Awaitable[None]] | None = None,
+        on_notify: Callable[[list[Notification]], Awaitable[None]] | None = None,
+    ) -> None:
         self.url = settings.effective_database_url
         self.engine = create_engine(self.url, settings)
         self.on_commit = on_commit
+        self.on_notify = on_notify
         self.sessionmaker = async_sessionmaker(
             self.engine, class_=TrackedSession, expire_on_commit=False, autoflush=False
         )
@@ -230,6 +244,7 @@ class Database:
         """A session for one unit of work; rolled back if the work fails, always closed."""
         async with self.sessionmaker() as session:
             session.info["on_commit"] = self.on_commit
+            session.info["on_notify"] = self.on_notify
             try:
                 yield session
             except BaseException:

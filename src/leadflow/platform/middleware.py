@@ -45,6 +45,21 @@ DOCS_CSP = (
     "connect-src 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
+# The console's pages: scripts and styles only from this server's own files (no inline script or style), media and
+# pictures also from blob: (a photo resized in the browser before upload, a recording being played).
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+NOT_PAGES = ("/api/", "/metrics", "/health")
+
+
+def csp_for(path: str) -> str:
+    if path.startswith(DOCS_PATHS):
+        return DOCS_CSP
+    if path.startswith(NOT_PAGES):
+        return API_CSP
+    return PAGE_CSP
 
 
 def _state(scope: Scope) -> dict[str, Any]:
@@ -134,7 +149,7 @@ class EdgeMiddleware:
                 out.setdefault("X-Frame-Options", "DENY")
                 out.setdefault("Referrer-Policy", "no-referrer")
                 out.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-                out.setdefault("Content-Security-Policy", DOCS_CSP if path.startswith(DOCS_PATHS) else API_CSP)
+                out.setdefault("Content-Security-Policy", csp_for(path))
                 out.setdefault("Cross-Origin-Opener-Policy", "same-origin")
                 if https:
                     out.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
@@ -274,9 +289,10 @@ def bearer_or_cookie_token(scope: Scope) -> str | None:
 
 class RateLimitMiddleware:
     """The general limit: per user when the request carries a valid access token, else per client address.
-    Health and metrics endpoints are not limited; sign-in adds its own stricter limit."""
+    Health and metrics endpoints and the console's static files are not limited; sign-in adds its own stricter
+    limit."""
 
-    EXEMPT_PREFIXES = ("/health", "/metrics")
+    EXEMPT_PREFIXES = ("/health", "/metrics", "/static/")
 
     WEBHOOK_PREFIX = "/api/v1/telephony/"
 

@@ -126,10 +126,14 @@ class Problem(Exception):
         self.headers = headers or {}
         self.extra = extra
 
+    @property
+    def slug(self) -> str:
+        """The stable last part of the problem's ``type`` URI (``not-found``, ``login-locked``, ...)."""
+        return self.type or _TYPES.get(self.status, "error")
+
     def body(self, instance: str | None = None) -> dict[str, Any]:
-        slug = self.type or _TYPES.get(self.status, "error")
         body: dict[str, Any] = {
-            "type": PROBLEM_BASE + slug,
+            "type": PROBLEM_BASE + self.slug,
             "title": self.title or _TITLES.get(self.status, "Error"),
             "status": self.status,
             "detail": self.detail,

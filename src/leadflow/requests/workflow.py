@@ -170,6 +170,11 @@ def moves_from(current: Status, was_assigned: bool) -> list[Move]:
     return found
 
 
+def moves_for(current: Status, was_assigned: bool, role: Role) -> list[Move]:
+    """The moves ``role`` may make from ``current`` for this request: what a page offers as buttons."""
+    return [m for m in moves_from(current, was_assigned) if m.allows(role)]
+
+
 def allowed_targets(current: Status, was_assigned: bool) -> list[str]:
     seen: dict[str, None] = {}
     for move in moves_from(current, was_assigned):

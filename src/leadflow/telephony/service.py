@@ -20,12 +20,15 @@ from leadflow.accounts.models import INTAKE_WRITERS
 from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.platform.db import dialect_insert, matching, paginate, serialize, utcnow, within
+from leadflow.platform.events import Notification, announce
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 from leadflow.requests import hooks as request_hooks
 from leadflow.requests import intake as request_intake
 from leadflow.telephony.models import Call
 from leadflow.telephony.providers import CallEvent, Direction, EventKind
+
+CALL_RECEIVED = "call.received"
 
 log = structlog.get_logger("leadflow.telephony")
 
@@ -101,6 +104,15 @@ async def _route(session: AsyncSession, call_id: int, event: CallEvent, dedupe_w
         .where(Call.id == call_id)
         .values(outcome=outcome, city_id=campaign.city_id, campaign_id=campaign.id, request_id=request.id)
     )
+    # The open intake pages hear of the call (the statement writes above are not seen by a flush).
+    announce(
+        session,
+        Notification(
+            CALL_RECEIVED,
+            {"id": call_id, "request_id": request.id, "city_id": campaign.city_id, "outcome": outcome},
+            city_id=campaign.city_id,
+        ),
+    )
     return outcome
 
 
@@ -169,3 +181,21 @@ async def find_call(session: AsyncSession, caller: str, around: dt.datetime, win
     )
     calls = rows.all()
     return min(calls, key=lambda c: abs((c.started_at - around).total_seconds()), default=None)
+
+
+# Personal data (SPEC §11) -------------------------------------------------------------------------------------------
+async def calls_of_caller(session: AsyncSession, phone: str) -> Sequence[Call]:
+    """Every call from ``phone`` (normalized), oldest first: what the export shows."""
+    return (await session.scalars(select(Call).where(Call.caller == phone).order_by(Call.started_at, Call.id))).all()
+
+
+async def erase_caller(session: AsyncSession, phone: str) -> int:
+    """Forget the caller's number on their calls (as a hidden caller id reads); the outcome, line, campaign, request
+    and timings stay, so the call counts do not change. Joins the caller's transaction; the number of calls."""
+    result = await session.execute(
+        update(Call)
+        .where(Call.caller == phone)
+        .values(caller=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
