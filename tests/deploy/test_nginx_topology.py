@@ -210,19 +210,24 @@ def test_body_above_the_limit_is_nginx_problem(topology: Topology) -> None:
 
 
 def test_live_stream_is_not_buffered(topology: Topology) -> None:
-    from leadflow.app import create_app
-
-    paths = {getattr(route, "path", None) for route in create_app(Settings(_env_file=None)).routes}  # type: ignore[call-arg]
-    if f"{API}/stream" not in paths:
-        pytest.skip("GET /api/v1/stream is not part of the service yet")
+    """The stream's first comment arrives at once, and a change made through the other process arrives as an event
+    while the stream stays open: nginx passes each frame on as it comes (buffered, a few dozen bytes would wait)."""
     with topology.signed_in() as client:
+        city_id = client.get(f"{API}/requests", params={"limit": 1}).json()["items"][0]["city_id"]
         started = time.monotonic()
         with client.stream("GET", f"{API}/stream", headers={"Accept": "text/event-stream"}, timeout=10) as stream:
             assert stream.status_code == 200
             assert stream.headers["content-type"].startswith("text/event-stream")
-            first = next(stream.iter_raw())
-        # The service sends a comment or an event at once; buffered by nginx it would wait for 4 KiB or the end.
-        assert first and time.monotonic() - started < 5
+            chunks = stream.iter_raw()
+            first = next(chunks)
+            assert b"connected" in first and time.monotonic() - started < 5, first
+            created = client.post(f"{API}/requests", json={"city_id": city_id, "client_phone": "79850001234"})
+            assert created.status_code == 201, created.text
+            waited, seen = time.monotonic(), b""
+            while b"request.changed" not in seen:
+                seen += next(chunks)
+            assert time.monotonic() - waited < 5
+            assert f'"id":{created.json()["id"]}'.encode() in seen, seen
 
 
 def test_sigterm_on_one_process_loses_no_request(topology: Topology) -> None:
