@@ -67,7 +67,7 @@ def test_the_image_install_serves_with_runtime_dependencies_only(app_root: Path)
         env={
             **base,
             "UV_PROJECT_ENVIRONMENT": str(env_dir),
-            "UV_LINK_MODE": "copy",
+            "UV_LINK_MODE": "hardlink",  # from uv's cache, readable by everyone; the image copies instead
             "UV_PYTHON": interpreter,
             "UV_PYTHON_DOWNLOADS": "never",
         },
