@@ -109,6 +109,9 @@ def test_nginx_is_the_trusted_proxy(rendered: dict[str, Any]) -> None:
     nginx = services["nginx"]["environment"]
     assert {nginx["LEADFLOW_API1"], nginx["LEADFLOW_API2"]} == {"api1:8000", "api2:8000"}
     assert nginx["NGINX_ENVSUBST_FILTER"] == "^LEADFLOW_"
+    mounts = _mounts(services["nginx"])
+    assert mounts["/etc/nginx/templates"] == str(ROOT / "deploy/nginx/templates")
+    assert mounts["/etc/nginx/conf.d/default.conf"] == "/dev/null"  # the image's welcome site is gone
     template = (ROOT / "deploy/nginx/templates/leadflow.conf.template").read_text()
     assert set(re.findall(r"\$\{(LEADFLOW_[A-Z0-9_]+)\}", template)) == {k for k in nginx if k.startswith("LEADFLOW_")}
 
