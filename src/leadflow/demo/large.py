@@ -424,8 +424,9 @@ async def load(
                 "request_events",
                 "transactions",
             ):
+                # The table names are the literals above, never input.
                 await session.execute(
-                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")  # noqa: S608
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")  # noqa: S608  # nosec B608
                 )
         await session.commit()
         if database.dialect == "postgresql":

@@ -236,7 +236,8 @@ async def import_transactions(ctx: Context, session: AsyncSession) -> None:
                 ctx.report.skip(table, row["id"], str(exc))
                 continue
             legacy_request = rules.handover_request(row["notes"]) if values["_kind"] == "income" else None
-            request = requests.get(legacy_request) if legacy_request is not None else None
+            # `requests` is the dict of imported requests, not the HTTP library.
+            request = requests.get(legacy_request) if legacy_request is not None else None  # nosec B113
             if request is not None and request in request_rows and request not in linked:
                 master, handover, _city = request_rows[request]
                 values.update(request_id=request, master_id=master, type_id=handover_type)

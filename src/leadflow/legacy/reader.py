@@ -167,13 +167,16 @@ class LegacyReader:
     def _select(self, table: str) -> str:
         present = self._present[table]
         columns = ", ".join(c if c in present else f"NULL AS {c}" for c in COLUMNS[table])
-        return f"SELECT {columns} FROM {table}"  # noqa: S608 - names from COLUMNS, never from input
+        # Names from COLUMNS, never from input.
+        return f"SELECT {columns} FROM {table}"  # noqa: S608  # nosec B608
 
     async def count(self, table: str, where: str = "") -> int:
         if not self.has(table):
             return 0
         clause = f"WHERE {where}" if where else ""
-        return int(await self._conn.fetchval(f"SELECT count(*) FROM {table} {clause}"))  # noqa: S608
+        # The table is one this database has (has() above) and the conditions are built from the importer's own
+        # column names; nothing of the source rows reaches the statement.
+        return int(await self._conn.fetchval(f"SELECT count(*) FROM {table} {clause}"))  # noqa: S608  # nosec B608
 
     async def all(self, table: str) -> list[dict[str, Any]]:
         """A small table whole (reference data, accounts)."""
