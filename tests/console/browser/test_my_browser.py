@@ -5,9 +5,7 @@ the money preview equal to the domain's, complete; no sideways scrolling; axe fi
 from __future__ import annotations
 
 import datetime as dt
-import os
 import struct
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,46 +16,10 @@ import pytest
 from leadflow.console.i18n import Translator
 from leadflow.platform.db import utcnow
 from leadflow.requests import money
-from tests.cli.servers import Server, cli_env, start_server
 from tests.conftest import PASSWORD, Harness
+from tests.console.browser.support import ARGS, PHONE, axe_check, no_sideways_scrolling
 from tests.files.helpers import png
 from tests.requests.helpers import Team, reach, team, url
-
-CHROMIUM = Path("/usr/bin/chromium")
-AXE = Path(__file__).parents[2] / "support" / "vendor" / "axe-4.11.0.min.js"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("LEADFLOW_TEST_REQUIRE_SERVICES"):
-            pytest.fail("chromium is required on this run (/usr/bin/chromium)")
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    return CHROMIUM
-
-
-@pytest.fixture
-def serve(database_url: str, tmp_path: Path) -> Iterator[Any]:
-    """Starts ``leadflow serve --port 0`` on the test database once the test has made its data."""
-    started: list[Server] = []
-
-    def start() -> Server:
-        server = start_server(cli_env(database_url, tmp_path / "data"))
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def jpeg_size(data: bytes) -> tuple[int, int]:
@@ -71,18 +33,6 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
             return width, height
         at += 2 + length
     raise AssertionError("no frame header in the JPEG")
-
-
-async def axe_check(page: Any) -> None:
-    # The page's CSP forbids inline scripts: evaluate the library instead of adding a script tag.
-    await page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = await page.evaluate("axe.run()")
-    bad = [(v["id"], v["impact"], v["help"]) for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    assert not bad, bad
-
-
-async def no_sideways_scrolling(page: Any) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
 @pytest.fixture

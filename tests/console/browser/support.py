@@ -1,0 +1,34 @@
+"""What every console browser test shares: Debian's chromium (Playwright never downloads a browser here), its flags,
+the axe check, and the phone-size checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).parents[2] / "support" / "vendor" / "axe-4.11.0.min.js"
+# As root in a container with no network but loopback: no sandbox, no GPU, nothing that calls home.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+async def axe_check(page: Any) -> None:
+    """No accessibility violation of impact serious or critical on the page as it is now."""
+    # The page's CSP forbids inline scripts: evaluate the library instead of adding a script tag.
+    await page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = await page.evaluate("axe.run()")
+    bad = [(v["id"], v["impact"], v["help"]) for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, bad
+
+
+async def no_sideways_scrolling(page: Any, width: int = PHONE["width"]) -> None:
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
