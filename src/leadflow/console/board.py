@@ -21,7 +21,6 @@ from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal, may_see_city, visible_city_ids
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.catalog import service as catalog
-from leadflow.catalog.models import City
 from leadflow.console import forms
 from leadflow.console.render import render, translator
 from leadflow.console.session import PageRoute, PageUser
@@ -44,10 +43,17 @@ CARD_SLOTS = 6  # a card spans an hour and a half of the axis (readable at 1366 
 
 
 @dataclass(frozen=True)
-class Place:
-    """Where a city's day sits: the city, the day's date and its UTC bounds."""
+class CityChoice:
+    id: int
+    name: str
 
-    city: City
+
+@dataclass(frozen=True)
+class Place:
+    """Where a city's day sits: the city, the day's date and its UTC bounds (plain values: they outlive a rollback)."""
+
+    city: CityChoice
+    zone: str
     day: str
     date: dt.date
     start: dt.datetime
@@ -59,7 +65,7 @@ def _check_role(user: Principal) -> None:
         raise Forbidden("The dispatch board is for directors.")
 
 
-async def _place(session: Any, user: Principal, city_id: str | None, day: str | None) -> tuple[Place, list[City]]:
+async def _place(session: Any, user: Principal, city_id: str | None, day: str | None) -> tuple[Place, list[CityChoice]]:
     _check_role(user)
     cities = await catalog.list_cities(session, visible_city_ids(user))
     if not cities:
@@ -79,7 +85,8 @@ async def _place(session: Any, user: Principal, city_id: str | None, day: str | 
     start, end = utc_bounds(date, date, city.timezone)
     assert start is not None
     assert end is not None
-    return Place(city, day, date, start, end), cities
+    choices = [CityChoice(c.id, c.name) for c in cities]
+    return Place(CityChoice(city.id, city.name), city.timezone, day, date, start, end), choices
 
 
 def _slot(moment: dt.datetime, zone: str) -> int:
@@ -107,10 +114,12 @@ def _card(user: Principal, job: Job, zone: str, now: dt.datetime) -> dict[str, A
     }
 
 
-async def _view_context(session: Any, user: Principal, place: Place, cities: list[City], lang: str) -> dict[str, Any]:
+async def _view_context(
+    session: Any, user: Principal, place: Place, cities: list[CityChoice], lang: str
+) -> dict[str, Any]:
     now = utcnow()
     board = await queries.dispatch_day(session, user, place.city.id, place.start, place.end)
-    zone = place.city.timezone
+    zone = place.zone
     lanes = {load.master.id: [] for load in board.masters}  # type: dict[int, list[dict[str, Any]]]
     for job in board.jobs:
         if job.master_id in lanes:
@@ -135,6 +144,11 @@ async def _view_context(session: Any, user: Principal, place: Place, cities: lis
         "days": DAYS,
         "notice": None,
     }
+
+
+def _number(value: str) -> int | str:
+    """A form's digits as the integer the (strict) input models take; anything else as typed, for their error."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else value
 
 
 def _query(place: Place) -> str:
@@ -169,7 +183,7 @@ async def _after_write(
     session: Any,
     user: Principal,
     place: Place,
-    cities: list[City],
+    cities: list[CityChoice],
     job_id: int,
     problem: Problem | None,
 ) -> Response:
@@ -209,7 +223,11 @@ async def assign(
     problem: Problem | None = None
     try:
         await forms.move(
-            session, user, settings, job_id, {"to": "awaiting_acceptance", "master_id": master_id, "version": version}
+            session,
+            user,
+            settings,
+            job_id,
+            {"to": "awaiting_acceptance", "master_id": _number(master_id), "version": _number(version)},
         )
     except Problem as refused:
         if refused.status == 404:
@@ -233,7 +251,7 @@ async def return_to_tray(
     place, cities = await _place(session, user, city_id, day)
     problem: Problem | None = None
     try:
-        await forms.move(session, user, settings, job_id, {"to": "awaiting_dispatch", "version": version})
+        await forms.move(session, user, settings, job_id, {"to": "awaiting_dispatch", "version": _number(version)})
     except Problem as refused:
         if refused.status == 404:
             raise
@@ -263,8 +281,8 @@ async def move_to_time(
             local = None
         if local is None:
             raise ValidationProblem.field("time", "Give the time as HH:MM.")
-        visit = dt.datetime.combine(place.date, local.replace(second=0, microsecond=0), ZoneInfo(place.city.timezone))
-        body = forms.parse(RequestUpdate, {"visit_at": visit.isoformat(), "version": version})
+        visit = dt.datetime.combine(place.date, local.replace(second=0, microsecond=0), ZoneInfo(place.zone))
+        body = forms.parse(RequestUpdate, {"visit_at": visit.isoformat(), "version": _number(version)})
         share = (await runtime_settings(session, settings)).company_share
         await editing.update_request(session, user, job_id, body, None, default_share=share)
     except Problem as refused:
