@@ -1,7 +1,10 @@
 // The dispatch board: drag and drop (SortableJS) onto the same writes as each card's menu, a live board that waits
 // while a drag or a menu is in progress, focus kept across re-renders, and a notice when a master declines a job.
 // No rule is decided here: the server says what a card may do and answers every write with the board as it is.
-import { message, toast } from "./console.js";
+// The shell's module under its own content-hashed URL (a relative import would name another hash): the same
+// instance the page already runs.
+const shellUrl = document.querySelector('script[type="module"][src*="/js/console.js"]').src;
+const { message, toast } = await import(shellUrl);
 
 const VIEW = "#board-view";
 let dragging = false;
