@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlalchemy import update
 
@@ -151,6 +152,16 @@ async def test_drag_and_keyboard_assign_update_the_other_board_live(
         ("awaiting_acceptance", ivanov.id),
         ("awaiting_acceptance", petrov.id),
     ]
+
+    # Ivanov declines his job (through the server, whose stream the pages hear): back in both trays, with a notice.
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as phone:
+        token = await phone.post("/api/v1/auth/token", data={"username": ivanov.login, "password": PASSWORD})
+        phone.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        await move(phone, dragged, "awaiting_dispatch")
+    for page in (one, two):
+        await page.wait_for_selector(f'.tray [data-id="{dragged}"] .badge-returned', timeout=WAIT_MS)  # type: ignore[attr-defined]
+        notice = page.locator(".toast", has_text="Declined by the master, back in the tray: №")  # type: ignore[attr-defined]
+        await notice.wait_for(timeout=WAIT_MS)
 
     # Axe: no serious or critical violation (injected by evaluate: the page's CSP forbids inline scripts).
     await one.evaluate(AXE.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
