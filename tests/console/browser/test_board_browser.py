@@ -84,6 +84,18 @@ async def signed_in(browser: object, server: Server, login: str) -> object:
     return page
 
 
+async def drag(page: object, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A pointer drag in small steps (SortableJS's pointer fallback follows the moves)."""
+    await page.mouse.move(*start)  # type: ignore[attr-defined]
+    await page.mouse.down()  # type: ignore[attr-defined]
+    for step in range(1, 11):
+        x = start[0] + (end[0] - start[0]) * step / 10
+        y = start[1] + (end[1] - start[1]) * step / 10
+        await page.mouse.move(x, y)  # type: ignore[attr-defined]
+        await page.wait_for_timeout(40)  # type: ignore[attr-defined]
+    await page.mouse.up()  # type: ignore[attr-defined]
+
+
 async def test_drag_and_keyboard_assign_update_the_other_board_live(
     h: Harness, server: Server, browser: object
 ) -> None:
@@ -116,14 +128,7 @@ async def test_drag_and_keyboard_assign_update_the_other_board_live(
     lane = one.locator(f'.lane-track[data-master="{ivanov.id}"]')  # type: ignore[attr-defined]
     start, target = await card.bounding_box(), await lane.bounding_box()
     assert start is not None and target is not None
-    await one.mouse.move(start["x"] + 10, start["y"] + 5)  # type: ignore[attr-defined]
-    await one.mouse.down()  # type: ignore[attr-defined]
-    for step in range(1, 11):
-        x = start["x"] + 10 + (target["x"] + 200 - start["x"] - 10) * step / 10
-        y = start["y"] + 5 + (target["y"] + target["height"] / 2 - start["y"] - 5) * step / 10
-        await one.mouse.move(x, y)  # type: ignore[attr-defined]
-        await one.wait_for_timeout(40)  # type: ignore[attr-defined]
-    await one.mouse.up()  # type: ignore[attr-defined]
+    await drag(one, (start["x"] + 10, start["y"] + 5), (target["x"] + 200, target["y"] + target["height"] / 2))
     in_lane = f'.lane-track[data-master="{ivanov.id}"] [data-id="{dragged}"].job-pending'
     await one.wait_for_selector(in_lane, timeout=WAIT_MS)  # type: ignore[attr-defined]
     # Director two's board follows by itself: the job leaves the tray and waits for Ivanov's answer in his lane.
@@ -153,6 +158,17 @@ async def test_drag_and_keyboard_assign_update_the_other_board_live(
         ("awaiting_acceptance", petrov.id),
     ]
 
+    # Director one drags that job along Petrov's lane to 10:00: a new visit time, on both boards.
+    track = one.locator(f'.lane-track[data-master="{petrov.id}"]')  # type: ignore[attr-defined]
+    card = one.locator(f'[data-id="{keyed}"] .job-where')  # type: ignore[attr-defined]
+    start, lane_box = await card.bounding_box(), await track.bounding_box()
+    assert start is not None and lane_box is not None
+    ten = lane_box["x"] + lane_box["width"] * 8.5 / 56  # the slot of 10:00 (08:00 + 8 quarters)
+    await drag(one, (start["x"] + 10, start["y"] + 5), (ten, start["y"] + 5))
+    at_ten = f'.lane-track[data-master="{petrov.id}"] [data-id="{keyed}"].at-8'
+    for page in (one, two):
+        await page.wait_for_selector(at_ten, timeout=WAIT_MS)  # type: ignore[attr-defined]
+
     # Ivanov declines his job (through the server, whose stream the pages hear): back in both trays, with a notice.
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as phone:
         token = await phone.post("/api/v1/auth/token", data={"username": ivanov.login, "password": PASSWORD})
@@ -162,6 +178,15 @@ async def test_drag_and_keyboard_assign_update_the_other_board_live(
         await page.wait_for_selector(f'.tray [data-id="{dragged}"] .badge-returned', timeout=WAIT_MS)  # type: ignore[attr-defined]
         notice = page.locator(".toast", has_text="Declined by the master, back in the tray: №")  # type: ignore[attr-defined]
         await notice.wait_for(timeout=WAIT_MS)
+
+    # On director two's board: j focuses the tray's card, 1 offers it to the first master of its list (the least
+    # loaded: Ivanov, who has nothing now).
+    await two.evaluate("document.activeElement.blur()")  # type: ignore[attr-defined]
+    await two.locator("body").press("j")  # type: ignore[attr-defined]
+    assert await two.evaluate("document.activeElement.dataset.id") == str(dragged)  # type: ignore[attr-defined]
+    await two.keyboard.press("1")  # type: ignore[attr-defined]
+    for page in (one, two):
+        await page.wait_for_selector(in_lane, timeout=WAIT_MS)  # type: ignore[attr-defined]
 
     # Axe: no serious or critical violation (injected by evaluate: the page's CSP forbids inline scripts).
     await one.evaluate(AXE.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
