@@ -258,6 +258,7 @@ async def test_bad_input_is_shown_on_the_card_and_changes_nothing(h: Harness) ->
     assert response.status_code == 422 and "Мастер не найден, заблокирован или из другого города." in response.text
     response = await client.post(f"/board/jobs/{w.tray_id}/return", data=form, headers=csrf(client))
     assert response.status_code == 409  # the tray's job has no offer to take back (the workflow says no)
+    assert "cannot move to awaiting_dispatch" in response.text and "Кто-то уже изменил" not in response.text
     assert (await stored(w, w.tray_id))["status"] == "awaiting_dispatch"
     # Another city's job is the same 404 as a missing one; no CSRF header is a 403; an operator may not dispatch.
     foreign = await client.post(

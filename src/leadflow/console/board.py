@@ -10,11 +10,13 @@ version the board rendered: a stale one is shown on the card ("changed by someon
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from leadflow.accounts.models import Role
@@ -24,6 +26,7 @@ from leadflow.catalog import service as catalog
 from leadflow.console import forms
 from leadflow.console.render import render, translator
 from leadflow.console.session import PageRoute, PageUser
+from leadflow.platform.concurrency import StaleVersion
 from leadflow.platform.db import utcnow
 from leadflow.platform.dependencies import AppSettings, Session
 from leadflow.platform.periods import utc_bounds
@@ -65,7 +68,9 @@ def _check_role(user: Principal) -> None:
         raise Forbidden("The dispatch board is for directors.")
 
 
-async def _place(session: Any, user: Principal, city_id: str | None, day: str | None) -> tuple[Place, list[CityChoice]]:
+async def _place(
+    session: AsyncSession, user: Principal, city_id: str | None, day: str | None
+) -> tuple[Place, list[CityChoice]]:
     _check_role(user)
     cities = await catalog.list_cities(session, visible_city_ids(user))
     if not cities:
@@ -108,19 +113,19 @@ def _card(user: Principal, job: Job, zone: str, now: dt.datetime) -> dict[str, A
         "late": is_late(job.status, job.visit_at, now),
         "pending": job.status == Status.awaiting_acceptance,
         "can_assign": Status.awaiting_acceptance in targets,
-        "can_return": Status.awaiting_dispatch in targets and job.status == Status.awaiting_acceptance,
+        "can_return": Status.awaiting_dispatch in targets,
         "local_time": job.visit_at.astimezone(ZoneInfo(zone)).strftime("%H:%M") if job.visit_at else "",
         "local_date": job.visit_at.astimezone(ZoneInfo(zone)).date() if job.visit_at else None,
     }
 
 
 async def _view_context(
-    session: Any, user: Principal, place: Place, cities: list[CityChoice], lang: str
+    session: AsyncSession, user: Principal, place: Place, cities: list[CityChoice], lang: str
 ) -> dict[str, Any]:
     now = utcnow()
     board = await queries.dispatch_day(session, user, place.city.id, place.start, place.end)
     zone = place.zone
-    lanes = {load.master.id: [] for load in board.masters}  # type: dict[int, list[dict[str, Any]]]
+    lanes: dict[int, list[dict[str, Any]]] = {load.master.id: [] for load in board.masters}
     for job in board.jobs:
         if job.master_id in lanes:
             lanes[job.master_id].append(_card(user, job, zone, now))
@@ -178,25 +183,34 @@ def _lang(request: Request) -> str:
     return translator(request).lang
 
 
-async def _after_write(
+async def _write(
     request: Request,
-    session: Any,
+    session: AsyncSession,
     user: Principal,
-    place: Place,
-    cities: list[CityChoice],
+    city_id: str,
+    day: str,
     job_id: int,
-    problem: Problem | None,
+    change: Callable[[Place], Awaitable[object]],
 ) -> Response:
-    """The board as it is now; a refused write is shown on its card (a stale version as a conflict)."""
-    await session.rollback()  # nothing of a refused write stays in the session's identity map
+    """Make one change and answer the board as it is now. A refused change is shown on its card: a stale version as
+    "changed by someone else" (409), any other refusal with its message (422, 409); a job out of scope is the 404."""
+    place, cities = await _place(session, user, city_id, day)
+    problem: Problem | None = None
+    try:
+        await change(place)
+    except Problem as refused:
+        if refused.status == 404:
+            raise
+        problem = refused
+        await session.rollback()  # nothing of the refused change stays in the session
     context = await _view_context(session, user, place, cities, _lang(request))
     status = 200
     if problem is not None:
         t = translator(request)
-        conflict = problem.status in (409, 412)
+        conflict = problem.slug == StaleVersion.type
         message = t("board.conflict") if conflict else "; ".join(forms.field_errors(problem, t).values())
         context["notice"] = {"id": job_id, "conflict": conflict, "message": message}
-        status = 409 if conflict else problem.status
+        status = problem.status
     context["query"] = _query(place)
     return render(request, "fragments/board_view.html", context, principal=user, status_code=status)
 
@@ -219,21 +233,12 @@ async def assign(
     day: DayForm = "today",
 ) -> Response:
     """Offer a job to a master: from the tray (assign) or from another master's lane (reassign)."""
-    place, cities = await _place(session, user, city_id, day)
-    problem: Problem | None = None
-    try:
-        await forms.move(
-            session,
-            user,
-            settings,
-            job_id,
-            {"to": "awaiting_acceptance", "master_id": _number(master_id), "version": _number(version)},
-        )
-    except Problem as refused:
-        if refused.status == 404:
-            raise
-        problem = refused
-    return await _after_write(request, session, user, place, cities, job_id, problem)
+
+    async def change(_: Place) -> object:
+        data = {"to": "awaiting_acceptance", "master_id": _number(master_id), "version": _number(version)}
+        return await forms.move(session, user, settings, job_id, data)
+
+    return await _write(request, session, user, city_id, day, job_id, change)
 
 
 @router.post("/board/jobs/{job_id}/return")
@@ -248,15 +253,13 @@ async def return_to_tray(
     day: DayForm = "today",
 ) -> Response:
     """Take an offer back from the master (the workflow's move back to awaiting dispatch)."""
-    place, cities = await _place(session, user, city_id, day)
-    problem: Problem | None = None
-    try:
-        await forms.move(session, user, settings, job_id, {"to": "awaiting_dispatch", "version": _number(version)})
-    except Problem as refused:
-        if refused.status == 404:
-            raise
-        problem = refused
-    return await _after_write(request, session, user, place, cities, job_id, problem)
+
+    async def change(_: Place) -> object:
+        return await forms.move(
+            session, user, settings, job_id, {"to": "awaiting_dispatch", "version": _number(version)}
+        )
+
+    return await _write(request, session, user, city_id, day, job_id, change)
 
 
 @router.post("/board/jobs/{job_id}/time")
@@ -272,21 +275,15 @@ async def move_to_time(
     day: DayForm = "today",
 ) -> Response:
     """Move a job's visit to ``time`` (HH:MM, the city's time) on the board's day: an edit of ``visit_at``."""
-    place, cities = await _place(session, user, city_id, day)
-    problem: Problem | None = None
-    try:
+
+    async def change(place: Place) -> object:
         try:
-            local = dt.time.fromisoformat(time) if time else None
+            local = dt.time.fromisoformat(time)
         except ValueError:
-            local = None
-        if local is None:
-            raise ValidationProblem.field("time", "Give the time as HH:MM.")
+            raise ValidationProblem.field("time", "Give the time as HH:MM.") from None
         visit = dt.datetime.combine(place.date, local.replace(second=0, microsecond=0), ZoneInfo(place.zone))
         body = forms.parse(RequestUpdate, {"visit_at": visit.isoformat(), "version": _number(version)})
         share = (await runtime_settings(session, settings)).company_share
-        await editing.update_request(session, user, job_id, body, None, default_share=share)
-    except Problem as refused:
-        if refused.status == 404:
-            raise
-        problem = refused
-    return await _after_write(request, session, user, place, cities, job_id, problem)
+        return await editing.update_request(session, user, job_id, body, None, default_share=share)
+
+    return await _write(request, session, user, city_id, day, job_id, change)
