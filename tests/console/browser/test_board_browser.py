@@ -49,7 +49,7 @@ def chromium() -> Path:
 
 @pytest.fixture
 def server(h: Harness, database_url: str, tmp_path: Path) -> Iterator[Server]:
-    running = start_server(cli_env(database_url, tmp_path / "serve"))
+    running = start_server(cli_env(database_url, tmp_path / "serve"), timeout=120)  # a busy machine starts slowly
     try:
         yield running
     finally:
