@@ -307,3 +307,14 @@ def test_the_stylesheet_has_a_class_for_every_slot() -> None:
     for n in range(board.SLOTS + 1):
         assert f".now-{n} {{ left: calc(var(--label) + (100% - var(--label)) * {n} / {board.SLOTS}); }}" in css
     assert f"repeat({board.SLOTS}, minmax(0, 1fr))" in css
+
+
+async def test_the_page_keeps_to_the_csp(h: Harness) -> None:
+    w = await world(h)
+    response = await (await page_client(h, w.director)).get("/board")
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp
+    html = response.text
+    assert "style=" not in html and "hx-on" not in html and "js:" not in html
+    assert not re.search(r"<script(?![^>]*\bsrc=)", html), "an inline script"
+    assert not re.search(r"\son[a-z]+=", html), "an inline handler"
