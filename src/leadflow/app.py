@@ -44,6 +44,7 @@ from leadflow.platform.problems import install_problem_handlers
 from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.security import Signer
 from leadflow.platform.settings import Settings, get_settings
+from leadflow.privacy.router import router as privacy_router
 from leadflow.recordings.router import router as recordings_router
 from leadflow.reports.router import router as reports_router
 from leadflow.requests.router import router as requests_router
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recordings_router,
         files_router,
         administration_router,
+        privacy_router,
         reports_router,
         metrics_router,
         health_router,

@@ -4,7 +4,9 @@
   port; ``listening on http://H:PORT`` goes to stdout once the socket accepts connections; SIGTERM drains in-flight
   requests.
 - ``leadflow migrate upgrade|downgrade|current|check``, ``leadflow create-admin --login L [--password-stdin]``,
-  ``leadflow check``, ``leadflow openapi``, ``leadflow seed-demo``, ``leadflow worker``, ``leadflow sync-recordings``.
+  ``leadflow check``, ``leadflow openapi``, ``leadflow seed-demo``, ``leadflow worker``, ``leadflow sync-recordings``,
+  ``leadflow import-leadschem --from URL [--media DIR] [--dry-run] [--report FILE]`` (an unreachable or foreign
+  ``--from`` is one line on stderr and exit code 1, nothing written).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import TaskID
 
+from leadflow.platform.progress import bars
 from leadflow.platform.settings import Settings, get_settings, secret_problem
 
 if TYPE_CHECKING:
+    from leadflow.legacy.report import Report
     from leadflow.platform.jobs import Outcome
 
 app = typer.Typer(
@@ -246,8 +249,6 @@ def seed_demo(
     """Fill an empty database with demo data once, and print the demo admin's login."""
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from leadflow.demo import large
 
     settings = _settings()
@@ -255,15 +256,7 @@ def seed_demo(
     out.print(f"demo data {'created' if created else 'already present'}")
     if scale is Scale.large:
         started = time.monotonic()
-        columns = (TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err) as progress:
-            tasks: dict[str, TaskID] = {}
-
-            def advance(table: str, written: int, planned: int) -> None:
-                if table not in tasks:
-                    tasks[table] = progress.add_task(table, total=planned)
-                progress.advance(tasks[table], written)
-
+        with bars(err) as advance:
             counts = asyncio.run(_load_large(settings, advance))
         if counts:
             summary = ", ".join(f"{n:,} {table}" for table, n in counts.items())
@@ -292,6 +285,48 @@ async def _load_large(settings: Settings, advance: Callable[[str, int, int], Non
 
     async with running(settings) as runtime:
         return await large.load(settings, runtime.database, advance)
+
+
+# import-leadschem ----------------------------------------------------------------------------------------------
+@app.command("import-leadschem")
+def import_leadschem(
+    source: Annotated[str, typer.Option("--from", help="The LeadSchem database: postgresql://user:pass@host/db.")],
+    media: Annotated[
+        Path | None,
+        typer.Option(help="Where the old files are (bso, expense, recording paths).", exists=True, file_okay=False),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Do everything, keep nothing, print the report.")] = False,
+    report: Annotated[Path | None, typer.Option(help="Write the JSON report here (default DATA_DIR/imports/).")] = None,
+) -> None:
+    """Copy a LeadSchem database into Leadflow (docs/import.md); a second run changes nothing."""
+    from leadflow.legacy.reader import SourceError
+
+    settings = _settings()
+    try:
+        result = asyncio.run(_import_leadschem(settings, source, media, dry_run))
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    result.render(out)
+    path = report or result.default_path(settings.data_dir)
+    result.write(path)
+    out.print(f"report written to {path}")
+    if result.stopped:
+        raise typer.Exit(1)
+
+
+async def _import_leadschem(settings: Settings, source: str, media: Path | None, dry_run: bool) -> Report:
+    from leadflow.legacy import importer
+    from leadflow.legacy.reader import LegacyReader
+    from leadflow.runtime import running
+
+    reader = await LegacyReader.open(source)  # not LeadSchem or unreachable: one line, nothing written
+    try:
+        async with running(settings) as runtime:
+            with bars(err) as advance:
+                return await importer.run(settings, runtime.database, runtime.storage, reader, media, dry_run, advance)
+    finally:
+        await reader.close()
 
 
 # background jobs -----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from leadflow.campaigns import models as campaigns_models
 from leadflow.cash import models as cash_models
 from leadflow.catalog import models as catalog_models
 from leadflow.files import models as files_models
+from leadflow.legacy import models as legacy_models
 from leadflow.platform import idempotency, jobs
 from leadflow.platform.db import Base
 from leadflow.recordings import models as recordings_models
@@ -25,6 +26,7 @@ __all__ = [
     "files_models",
     "idempotency",
     "jobs",
+    "legacy_models",
     "metadata",
     "recordings_models",
     "requests_models",

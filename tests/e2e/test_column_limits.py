@@ -62,7 +62,8 @@ def _routes() -> list[tuple[str, type[BaseModel]]]:
     app = create_app_for_schema()
     found = []
     for route in app.routes:
-        if isinstance(route, APIRoute) and route.body_field is not None:
+        # The API's write bodies (the console's forms parse the same input models: console.forms.parse).
+        if isinstance(route, APIRoute) and route.include_in_schema and route.body_field is not None:
             model = route.body_field.field_info.annotation
             if isinstance(model, type) and issubclass(model, BaseModel) and route.path not in NOT_STORED:
                 found.append((route.path, model))

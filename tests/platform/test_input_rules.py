@@ -87,11 +87,14 @@ async def test_nul_in_every_path_query_and_header_parameter(h: Harness) -> None:
 # --- 2. HEAD -----------------------------------------------------------------------------------------------------
 
 
+ENDLESS = {"/api/v1/stream"}  # an event stream's GET never ends; its HEAD is checked on its own below
+
+
 def parameterless_get_routes(h: Harness) -> list[str]:
     return sorted(
         route.path
         for route in h.app.routes
-        if "GET" in (getattr(route, "methods", None) or ()) and "{" not in route.path
+        if "GET" in (getattr(route, "methods", None) or ()) and "{" not in route.path and route.path not in ENDLESS
     )
 
 
@@ -106,6 +109,14 @@ async def test_head_answers_every_parameterless_get_route(h: Harness) -> None:
             assert head.status_code == get.status_code, (path, head.status_code, get.status_code)
             assert head.content == b"", path
             assert head.headers.get("content-type") == get.headers.get("content-type"), path
+
+
+async def test_head_of_the_event_stream_answers_at_once(h: Harness) -> None:
+    admin = await h.as_user(await h.user(Role.admin))
+    head = await admin.head("/api/v1/stream")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"].startswith("text/event-stream")
+    assert (await h.client.head("/api/v1/stream")).status_code == 401
 
 
 async def test_head_has_the_get_headers(h: Harness) -> None:

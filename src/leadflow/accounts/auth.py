@@ -280,7 +280,7 @@ class AuthService:
             await session.rollback()
             current = await session.get(AuthSession, session_id, populate_existing=True)
             if current is not None and grace and self._just_rotated(current, generation, utcnow()):
-                return self._issue(user, session_id, None, now)
+                return self._issue(await self._active_user(session, current.user_id), session_id, None, now)
             if current is not None:
                 await self._revoke_family(session, current, "reuse", client)
             raise invalid

@@ -4,7 +4,7 @@ field names), and the service's problem turned into messages beside the fields, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,9 +22,25 @@ from leadflow.requests.workflow import Move, Status, moves_for
 M = TypeVar("M", bound=BaseModel)
 
 
+def _is_integer(annotation: Any) -> bool:
+    """``int``, ``int | None``, ``Annotated[int, …]`` (an id) and the like."""
+    return annotation is int or any(_is_integer(arg) for arg in get_args(annotation))
+
+
+def _integer_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, field in model.model_fields.items() if _is_integer(field.annotation))
+
+
 def parse(model: type[M], data: Mapping[str, Any]) -> M:
-    """``model`` from form fields: an empty field is an absent one; errors are the API's 422 with its field names."""
-    values = {k: v for k, v in data.items() if v not in ("", None)}
+    """``model`` from form fields: an empty field is an absent one, and the digits of an integer field (a version, an
+    id) are that integer, as a JSON client would send them (anything else stays text and gets the model's own error);
+    errors are the API's 422 with its field names."""
+    integers = _integer_fields(model)
+    values = {
+        k: int(v) if k in integers and isinstance(v, str) and v.isascii() and v.isdigit() else v
+        for k, v in data.items()
+        if v not in ("", None)
+    }
     try:
         return model.model_validate(values)
     except ValidationError as exc:

@@ -85,7 +85,7 @@ async def login(
             "otp": otp_step,
             "retry_after": int(retry) if retry and retry.isdigit() else None,
         }
-        return render(request, "login.html", context, status_code=problem.status)
+        return render(request, "login.html", context, status_code=problem.status, headers=problem.headers)
     if target == "/":
         user = await reads.get_self(session, issued.user.id)
         target = HOME[Role(user.role)]

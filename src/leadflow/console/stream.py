@@ -71,6 +71,9 @@ async def stream(request: Request, database: DatabaseDep, signer: SignerDep) -> 
     if claims is None or principal is None:
         raise Unauthenticated("The access token is invalid or has expired.", type="invalid-token")
     request.state.user_id = principal.id
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    if getattr(request.state, "method", "GET") == "HEAD":  # the stream's headers, without waiting for its end
+        return StreamingResponse(iter(()), media_type="text/event-stream", headers=headers)
     events = get_events(request)
 
     async def frames() -> AsyncIterator[bytes]:
@@ -90,8 +93,4 @@ async def stream(request: Request, database: DatabaseDep, signer: SignerDep) -> 
                 if visible_to(principal, item):
                     yield _frame(item.kind, item.data)
 
-    return StreamingResponse(
-        frames(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)

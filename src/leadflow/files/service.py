@@ -21,7 +21,7 @@ from typing import Any
 
 import filetype
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.files.models import LIVE, FileAccess, StoredFile
@@ -357,3 +357,55 @@ async def access_log(
         query = query.where(FileAccess.action == action)
     query = within(query, FileAccess.at, *utc_bounds(date_from, date_to, zone))
     return await paginate(session, query, page, FileAccess.at.desc(), FileAccess.id.desc())
+
+
+# Personal data (SPEC §11) -------------------------------------------------------------------------------------------
+ERASED_NAME = "erased"
+PURGE_ATTEMPTS = 3
+
+
+async def files_of_owners(
+    session: AsyncSession, *, request_ids: Sequence[int], recording_ids: Sequence[int]
+) -> Sequence[StoredFile]:
+    """Every file row (deleted ones too) of these requests and recordings, oldest first."""
+    conditions = []
+    if request_ids:
+        conditions.append(StoredFile.request_id.in_(request_ids))
+    if recording_ids:
+        conditions.append(StoredFile.recording_id.in_(recording_ids))
+    if not conditions:
+        return []
+    query = select(StoredFile).where(or_(*conditions)).order_by(StoredFile.uploaded_at, StoredFile.id)
+    return (await session.scalars(query)).all()
+
+
+def erase(session: AsyncSession, rows: Sequence[StoredFile], actor: Actor) -> list[StoredFile]:
+    """Soft-delete the live files among ``rows`` and log each deletion; every row's original name (which may name
+    the client) becomes a fixed word. Joins the caller's transaction; the rows whose content must leave the storage
+    once it commits (:func:`purge`)."""
+    now = utcnow()
+    live = [row for row in rows if row.deleted_at is None]
+    for row in rows:
+        row.original_name = ERASED_NAME
+    for row in live:
+        row.deleted_at = now
+        _log(session, actor, row.id, "delete", "erased")
+    return live
+
+
+async def purge(storage: Storage, rows: Sequence[StoredFile], pause_s: float = 0.2) -> list[StoredFile]:
+    """Delete the content of committed, deleted rows from the storage, trying each a few times; the rows whose
+    content could not be deleted (orphans for the caller to list), each logged."""
+    orphans: list[StoredFile] = []
+    for row in rows:
+        for attempt in range(1, PURGE_ATTEMPTS + 1):
+            try:
+                await storage.delete(row.storage_key)
+                break
+            except Exception as exc:
+                if attempt == PURGE_ATTEMPTS:
+                    log.error("file_content_not_purged", file_id=row.id, error=type(exc).__name__)
+                    orphans.append(row)
+                else:
+                    await asyncio.sleep(pause_s * attempt)
+    return orphans

@@ -121,6 +121,7 @@ class EdgeMiddleware:
         state = _state(scope)
         state["request_id"] = request_id
         state["client_ip"] = ip
+        state["method"] = scope["method"]  # as received: HEAD is answered by the GET route below
         structlog.contextvars.bind_contextvars(request_id=request_id)
         path: str = scope["path"]
         https = scope.get("scheme") == "https" or (

@@ -245,3 +245,29 @@ async def link_manually(
 
 def problem_outcome(problem: Problem) -> str:
     return {413: "too_large", 415: "unsupported"}.get(problem.status, "rejected")
+
+
+# Personal data (SPEC §11) -------------------------------------------------------------------------------------------
+async def recordings_of_client(
+    session: AsyncSession, phone: str, request_ids: Sequence[int]
+) -> Sequence[CallRecording]:
+    """The recordings of ``phone`` (normalized) as the caller, or linked to one of the client's requests."""
+    condition = CallRecording.caller == phone
+    if request_ids:
+        condition = or_(condition, CallRecording.request_id.in_(request_ids))
+    return (
+        await session.scalars(
+            select(CallRecording).where(condition).order_by(CallRecording.started_at, CallRecording.id)
+        )
+    ).all()
+
+
+def erase_recordings(recordings: Sequence[CallRecording]) -> None:
+    """Forget who called on these recordings (their audio goes with their files, ``files.service.erase``): the
+    caller's number, and the attachment name that spells it. The row stays, anonymous, with its time, line, link
+    and link state, so the call metrics count the same. Joins the caller's transaction."""
+    now = utcnow()
+    for recording in recordings:
+        recording.caller = None
+        recording.original_name = f"erased-{recording.id}"  # unique with the content hash, as the constraint wants
+        recording.updated_at = now

@@ -13,10 +13,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.accounts import service as accounts
 from leadflow.accounts.policies import Principal
 from leadflow.cash import service as cash
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import DEFAULT_TIMEZONE
+from leadflow.files import service as files
 from leadflow.platform.db import utcnow
 from leadflow.platform.periods import local_date
 from leadflow.platform.problems import FieldError, ValidationProblem
@@ -40,6 +42,36 @@ def apply_money(request: Request, result: Decimal | None, expenses: Decimal | No
                 diff[field] = {"from": jsonable(old), "to": jsonable(new)}
             setattr(request, field, new)
     return diff
+
+
+async def share_for(session: AsyncSession, request: Request, default_share: Decimal) -> Decimal:
+    """The company share a done request snapshots: its master's own setting, else ``default_share``."""
+    own = await accounts.master_share(session, request.master_id) if request.master_id is not None else None
+    return own if own is not None else default_share
+
+
+async def preview_money(
+    session: AsyncSession, request: Request, result: Decimal | None, expenses: Decimal | None, default_share: Decimal
+) -> money.Money:
+    """The amounts completing ``request`` with this money would store (net, handover, share), computed as the move to
+    done computes them and changing nothing: what a form shows before saving. 422 with field errors, as the move
+    would answer, when the money is not valid."""
+    check_money(result, expenses)
+    assert result is not None
+    assert expenses is not None
+    return money.compute(result, expenses, await share_for(session, request, default_share))
+
+
+async def bso_attached(session: AsyncSession, request_id: int) -> bool:
+    """Whether a photo (or scan) of the BSO form is among the request's live files."""
+    return any(f.kind == "bso" for f in await files.files_of(session, files.Owner(request_id=request_id)))
+
+
+async def require_bso(session: AsyncSession, request_id: int) -> None:
+    """A master completing a job from the phone view shows the BSO form first (422 on the ``bso`` field). The API's
+    move to done does not ask it (SPEC §3.2 requires the money only): this rule is the master's completion form's."""
+    if not await bso_attached(session, request_id):
+        raise ValidationProblem.field("bso", "Attach a photo of the BSO form before completing the job.")
 
 
 def check_money(result: Decimal | None, expenses: Decimal | None) -> None:

@@ -181,3 +181,21 @@ async def find_call(session: AsyncSession, caller: str, around: dt.datetime, win
     )
     calls = rows.all()
     return min(calls, key=lambda c: abs((c.started_at - around).total_seconds()), default=None)
+
+
+# Personal data (SPEC §11) -------------------------------------------------------------------------------------------
+async def calls_of_caller(session: AsyncSession, phone: str) -> Sequence[Call]:
+    """Every call from ``phone`` (normalized), oldest first: what the export shows."""
+    return (await session.scalars(select(Call).where(Call.caller == phone).order_by(Call.started_at, Call.id))).all()
+
+
+async def erase_caller(session: AsyncSession, phone: str) -> int:
+    """Forget the caller's number on their calls (as a hidden caller id reads); the outcome, line, campaign, request
+    and timings stay, so the call counts do not change. Joins the caller's transaction; the number of calls."""
+    result = await session.execute(
+        update(Call)
+        .where(Call.caller == phone)
+        .values(caller=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""``leadflow import-leadschem``: copy an existing LeadSchem PostgreSQL database into Leadflow (docs/import.md)."""
