@@ -151,11 +151,6 @@ async def _view_context(
     }
 
 
-def _number(value: str) -> int | str:
-    """A form's digits as the integer the (strict) input models take; anything else as typed, for their error."""
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else value
-
-
 def _query(place: Place) -> str:
     return f"city_id={place.city.id}&day={place.day}"
 
@@ -235,7 +230,7 @@ async def assign(
     """Offer a job to a master: from the tray (assign) or from another master's lane (reassign)."""
 
     async def change(_: Place) -> object:
-        data = {"to": "awaiting_acceptance", "master_id": _number(master_id), "version": _number(version)}
+        data = {"to": "awaiting_acceptance", "master_id": master_id, "version": version}
         return await forms.move(session, user, settings, job_id, data)
 
     return await _write(request, session, user, city_id, day, job_id, change)
@@ -255,9 +250,7 @@ async def return_to_tray(
     """Take an offer back from the master (the workflow's move back to awaiting dispatch)."""
 
     async def change(_: Place) -> object:
-        return await forms.move(
-            session, user, settings, job_id, {"to": "awaiting_dispatch", "version": _number(version)}
-        )
+        return await forms.move(session, user, settings, job_id, {"to": "awaiting_dispatch", "version": version})
 
     return await _write(request, session, user, city_id, day, job_id, change)
 
@@ -282,7 +275,7 @@ async def move_to_time(
         except ValueError:
             raise ValidationProblem.field("time", "Give the time as HH:MM.") from None
         visit = dt.datetime.combine(place.date, local.replace(second=0, microsecond=0), ZoneInfo(place.zone))
-        body = forms.parse(RequestUpdate, {"visit_at": visit.isoformat(), "version": _number(version)})
+        body = forms.parse(RequestUpdate, {"visit_at": visit.isoformat(), "version": version})
         share = (await runtime_settings(session, settings)).company_share
         return await editing.update_request(session, user, job_id, body, None, default_share=share)
 
