@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
 
-from leadflow.accounts.models import User
+from leadflow.accounts.models import Role, User, UserCity
+from leadflow.accounts.policies import Principal
 from leadflow.cash.models import Transaction
 from leadflow.demo import large
 from leadflow.demo.seed import seed
+from leadflow.requests import queries
 from leadflow.requests.models import Request, RequestEvent
-from leadflow.requests.workflow import Status
+from leadflow.requests.workflow import Status, is_late
 from leadflow.telephony.models import Call
 from tests.conftest import Harness
 from tests.requests.helpers import handover_cents, money, to_cents
@@ -108,3 +111,22 @@ async def _user(h: Harness, login: str) -> User:
         user = await session.scalar(select(User).where(User.login == login))
     assert user is not None
     return user
+
+
+async def test_small_demo_gives_the_director_a_board_around_now(h: Harness) -> None:
+    await seed(h.settings, h.database)
+    async with h.database.session() as session:
+        director = await session.scalar(select(User).where(User.login == "director.msk"))
+        assert director is not None
+        cities = [c.city_id for c in await session.scalars(select(UserCity).where(UserCity.user_id == director.id))]
+        principal = Principal(director.id, director.login, Role.director, frozenset(cities), None, "test")
+        now = dt.datetime.now(dt.UTC)
+        board = await queries.dispatch_day(
+            session, principal, min(cities), now - dt.timedelta(hours=3), now + dt.timedelta(days=2)
+        )
+    statuses = Counter(job.status for job in board.jobs)
+    assert statuses[Status.awaiting_acceptance] >= 1 and statuses[Status.accepted] >= 2, statuses
+    assert any(is_late(job.status, job.visit_at, now) for job in board.jobs)
+    assert any(job.visit_at is not None and job.visit_at > now + dt.timedelta(hours=20) for job in board.jobs)
+    assert len([r for r in board.tray if r.visit_at is not None and r.visit_at < now + dt.timedelta(days=2)]) >= 3
+    assert len(board.masters) == 2 and sum(m.jobs for m in board.masters) == len(board.jobs)

@@ -227,6 +227,8 @@ async def _campaigns_and_requests(
             elif target is Status.callback:
                 body.callback_at = tomorrow
             request = await request_transitions.transition(session, admin, request.id, body, None, default_share=share)
+    first = city_ids[0]
+    await _board_day(session, admin, share, first, master_ids[first], campaign_ids[first][0])
     await _calls(session, rng)
     spend = await catalog.system_transaction_type(session, ADVERTISING_SPEND)
     today = periods.today(settings.timezone)
@@ -244,6 +246,53 @@ async def _campaigns_and_requests(
                     campaign_id=campaign_id,
                 ),
             )
+
+
+# The demo director's board (the first city): (minutes from now, status, which master or None, client).
+BOARD_DAY = (
+    (-75, Status.accepted, 0, "Анна Смирнова"),  # late: the visit has passed and the master is not on the way
+    (30, Status.en_route, 1, "Игорь Ким"),
+    (90, Status.accepted, 0, "Ольга Белова"),
+    (150, Status.awaiting_acceptance, 1, "Сергей Орлов"),
+    (120, Status.awaiting_dispatch, None, "Мария Лебедева"),
+    (240, Status.awaiting_dispatch, None, "Дмитрий Зуев"),
+    (24 * 60 + 60, Status.accepted, 1, "Анна Смирнова"),
+    (24 * 60 + 120, Status.awaiting_dispatch, None, "Игорь Ким"),
+)
+
+
+async def _board_day(
+    session: AsyncSession, admin: Principal, share: Decimal, city_id: int, masters: list[int], campaign_id: int
+) -> None:
+    """Jobs around the time the demo is seeded, so that the dispatch board has something on it today and tomorrow:
+    a late one, one en route, one awaiting the master's answer, a few in the tray, and tomorrow's."""
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    now -= dt.timedelta(minutes=now.minute % 15)
+    for number, (minutes, status, master, client) in enumerate(BOARD_DAY):
+        request = await request_intake.create_request(
+            session,
+            admin,
+            RequestCreate(
+                city_id=city_id,
+                client_phone=f"+7 916 200-30-{number:02d}",
+                client_name=client,
+                campaign_id=campaign_id,
+                address=f"{STREETS[number % len(STREETS)]}, {10 + number}",
+                visit_at=now + dt.timedelta(minutes=minutes),
+                problem=PROBLEMS[number % len(PROBLEMS)],
+            ),
+        )
+        path = [Status.awaiting_dispatch]
+        if master is not None:
+            path += [Status.awaiting_acceptance]
+            path += {Status.accepted: [Status.accepted], Status.en_route: [Status.accepted, Status.en_route]}.get(
+                status, []
+            )
+        for target in path:
+            body = TransitionIn(to=target, version=request.version)
+            if target is Status.awaiting_acceptance:
+                body.master_id = masters[master % len(masters)] if master is not None else None
+            request = await request_transitions.transition(session, admin, request.id, body, None, default_share=share)
 
 
 async def _calls(session: AsyncSession, rng: random.Random) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from leadflow.accounts.models import Role
+from leadflow.accounts import service as accounts
+from leadflow.accounts.models import Role, User
 from leadflow.accounts.policies import Principal, scoped_to_cities
 from leadflow.catalog import service as catalog
 from leadflow.platform.db import matching, paginate, within
@@ -22,7 +23,7 @@ from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import Forbidden, NotFound
 from leadflow.platform.schemas import MAX_ID, PageParams
 from leadflow.requests.models import Request, RequestEvent
-from leadflow.requests.workflow import Queue, Status, queue_statuses
+from leadflow.requests.workflow import ON_BOARD, Queue, Status, queue_statuses
 
 SORTS = {
     "created_at": Request.created_at,
@@ -169,3 +170,48 @@ async def list_events(
     return await paginate(
         session, select(RequestEvent).where(RequestEvent.request_id == request_id), page, RequestEvent.id
     )
+
+
+@dataclass(frozen=True)
+class MasterLoad:
+    master: User
+    jobs: int  # the master's jobs on the day (offered, taken, under way or done)
+
+
+@dataclass(frozen=True)
+class DispatchDay:
+    """What the dispatch board shows for a city and a day (SPEC §14)."""
+
+    tray: list[Request]  # awaiting dispatch in the city, whatever the day: earliest visit first, no time last
+    jobs: list[Request]  # the masters' jobs whose visit falls on the day, by visit time
+    masters: list[MasterLoad]  # the city's active masters, least loaded first (then by name)
+
+
+async def dispatch_day(
+    session: AsyncSession, principal: Principal, city_id: int, start: dt.datetime, end: dt.datetime
+) -> DispatchDay:
+    """The board of ``city_id`` for the visits in ``[start, end)``: the unassigned tray, the day's jobs of the
+    masters and each active master's load that day. Scoped like every read (another city's board is empty)."""
+    in_city = scoped(principal).where(Request.city_id == city_id).options(*_loaded(selectinload))
+    tray = await session.scalars(
+        in_city.where(Request.status == Status.awaiting_dispatch).order_by(
+            Request.visit_at.asc().nulls_last(), Request.id
+        )
+    )
+    jobs = list(
+        await session.scalars(
+            within(
+                in_city.where(Request.status.in_(sorted(ON_BOARD)), Request.master_id.is_not(None)),
+                Request.visit_at,
+                start,
+                end,
+            ).order_by(Request.visit_at, Request.id)
+        )
+    )
+    masters = await accounts.active_masters_of_city(session, principal, city_id)
+    load = {m.id: 0 for m in masters}
+    for job in jobs:
+        if job.master_id in load:
+            load[job.master_id] += 1
+    ranked = sorted(masters, key=lambda m: (load[m.id], m.full_name, m.id))
+    return DispatchDay(list(tray), jobs, [MasterLoad(m, load[m.id]) for m in ranked])

@@ -55,10 +55,23 @@ STATUSES: dict[Status, tuple[str, str, Queue]] = {
 INTAKE = frozenset({Status.new, Status.callback, Status.not_reached})
 AWAITING = frozenset({Status.awaiting_dispatch, Status.awaiting_acceptance})
 WITH_MASTER = frozenset({Status.accepted, Status.en_route, Status.in_progress, Status.deferred})
+# A master's jobs of a day on the dispatch board: offered, taken, under way, done (SPEC §14).
+ON_BOARD = frozenset({Status.awaiting_acceptance, Status.done}) | WITH_MASTER
+# Not yet on the way (nor further): such a job whose visit time has passed is late.
+NOT_STARTED = frozenset({Status.awaiting_dispatch, Status.awaiting_acceptance, Status.accepted})
 
 
 def label(status: str) -> str:
     return STATUSES[Status(status)][0]
+
+
+def label_en(status: str) -> str:
+    return STATUSES[Status(status)][1]
+
+
+def is_late(status: str, visit_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """A job is late when its visit time has passed and the master is not yet on the way (nor further)."""
+    return visit_at is not None and visit_at < now and Status(status) in NOT_STARTED
 
 
 def queue_of(status: str) -> Queue:
