@@ -245,6 +245,8 @@ def test_both_catalogues_have_the_same_keys_and_every_used_key() -> None:
     for source in [*CONSOLE.rglob("*.html"), *CONSOLE.rglob("*.py")]:
         used.update(re.findall(r"""\bt\(\s*["']([a-z0-9_]+\.[a-z0-9_.]+)["']""", source.read_text(encoding="utf-8")))
     assert used, "no keys found"
-    dynamic = {key for key in used if key.endswith(("_", "."))}  # a prefix completed in the template ("errors.text_" ~ status)
+    dynamic = {
+        key for key in used if key.endswith(("_", "."))
+    }  # a prefix completed in the template ("errors.text_" ~ status)
     assert sorted(used - dynamic - set(ru)) == []
     assert all(any(k.startswith(prefix) for k in ru) for prefix in dynamic)

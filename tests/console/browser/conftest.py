@@ -4,14 +4,14 @@ missing) and real ``leadflow serve`` processes on the test database."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.cli.servers import Server, cli_env, start_server
-from tests.console.browser.support import CHROMIUM
+from tests.console.browser.support import ARGS, CHROMIUM
 
 
 @pytest.fixture
@@ -30,10 +30,20 @@ def serve(database_url: str, tmp_path: Path) -> Iterator[Any]:
     started: list[Server] = []
 
     def start(**settings: Any) -> Server:
-        server = start_server(cli_env(database_url, tmp_path / "data", **settings))
+        server = start_server(cli_env(database_url, tmp_path / "data", **settings), timeout=120)  # a busy machine
         started.append(server)
         return server
 
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=str(chromium), args=ARGS)
+        yield launched
+        await launched.close()

@@ -8,9 +8,7 @@ fails on the CI run with services (``LEADFLOW_TEST_REQUIRE_SERVICES``)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -18,52 +16,20 @@ import pytest
 from sqlalchemy import update
 
 from leadflow.accounts.models import User
-from tests.cli.servers import Server, cli_env, start_server
+from tests.cli.servers import Server
 from tests.conftest import PASSWORD, Harness
+from tests.console.browser.support import axe_check
 from tests.requests.helpers import create, move
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-AXE = Path(__file__).parents[2] / "support" / "vendor" / "axe-4.11.0.min.js"
 ZONE = "Europe/Moscow"
 WAIT_MS = 20_000
 
 
 @pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("LEADFLOW_TEST_REQUIRE_SERVICES"):
-            pytest.fail("Debian's chromium is required on this run (/usr/bin/chromium)")
-        pytest.skip("needs Debian's chromium (/usr/bin/chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture
-def server(h: Harness, database_url: str, tmp_path: Path) -> Iterator[Server]:
-    running = start_server(cli_env(database_url, tmp_path / "serve"), timeout=120)  # a busy machine starts slowly
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[object]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=str(chromium), args=ARGS)
-        yield launched
-        await launched.close()
+def server(h: Harness, serve: Any) -> Server:
+    return serve()  # type: ignore[no-any-return]
 
 
 async def signed_in(browser: object, server: Server, login: str) -> object:
@@ -188,8 +154,5 @@ async def test_drag_and_keyboard_assign_update_the_other_board_live(
     for page in (one, two):
         await page.wait_for_selector(in_lane, timeout=WAIT_MS)  # type: ignore[attr-defined]
 
-    # Axe: no serious or critical violation (injected by evaluate: the page's CSP forbids inline scripts).
-    await one.evaluate(AXE.read_text(encoding="utf-8"))  # type: ignore[attr-defined]
-    result = await one.evaluate("axe.run().then(r => r.violations.map(v => [v.id, v.impact, v.nodes.length]))")  # type: ignore[attr-defined]
-    assert [v for v in result if v[1] in ("serious", "critical")] == []
+    await axe_check(one)
     assert one.errors == [] and two.errors == []  # type: ignore[attr-defined]
