@@ -203,7 +203,7 @@ async def client_histories(
         return {}
     mine = scoped(principal).where(Request.client_phone.in_(wanted)).subquery()
     counted = await session.execute(select(mine.c.client_phone, func.count()).group_by(mine.c.client_phone))
-    counts: dict[str, int] = {phone: int(n) for phone, n in counted.tuples()}
+    counts: dict[str, int] = {phone: int(n) for phone, n in counted}
     done = await session.execute(
         select(mine.c.client_phone, mine.c.completed_at, User.full_name)
         .outerjoin(User, User.id == mine.c.master_id)
@@ -211,7 +211,7 @@ async def client_histories(
         .order_by(mine.c.completed_at.desc(), mine.c.id.desc())
     )
     last: dict[str, tuple[dt.datetime, str | None]] = {}
-    for phone, completed_at, master in done.tuples():
+    for phone, completed_at, master in done:
         last.setdefault(phone, (completed_at, master))
     still_open = await session.execute(
         select(mine.c.client_phone, mine.c.id)
@@ -219,7 +219,7 @@ async def client_histories(
         .order_by(mine.c.created_at.desc(), mine.c.id.desc())
     )
     open_ids: dict[str, list[int]] = {}
-    for phone, request_id in still_open.tuples():
+    for phone, request_id in still_open:
         open_ids.setdefault(phone, []).append(request_id)
     found: dict[str, ClientHistory] = {}
     for phone in wanted:
@@ -272,4 +272,4 @@ async def master_load(
         .outerjoin(counted, counted.c.master_id == User.id)
         .order_by(func.coalesce(counted.c.jobs, 0), User.full_name, User.id)
     )
-    return [MasterLoad(master_id, name, int(count)) for master_id, name, count in rows.tuples()]
+    return [MasterLoad(master_id, name, int(count)) for master_id, name, count in rows]
