@@ -200,9 +200,26 @@ def _values_of(row: RequestRow) -> dict[str, str]:
 
 
 def _form_fields(form: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+    return {name: str(form.get(name) or "").strip() for name in names}
+
+
+INTEGERS = ("version", "city_id", "direction_id")
+
+
+def _typed(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Form fields as the service's models take them: the ids and the version are integers (a form sends text)."""
     return {
-        name: str(form.get(name) or "").strip() if name != "problem" else str(form.get(name) or "") for name in names
+        k: int(v) if k in INTEGERS and isinstance(v, str) and v.isdigit() and v.isascii() else v
+        for k, v in values.items()
     }
+
+
+def _beside_fields(errors: dict[str, str], shown: Sequence[str]) -> dict[str, str]:
+    """Errors of fields the form does not show (the version, say) go above the form with the general one."""
+    above = [message for field, message in errors.items() if field not in shown and field != ""]
+    if above:
+        errors[""] = " ".join(filter(None, [errors.get(""), *above]))
+    return errors
 
 
 async def _load_context(
@@ -285,7 +302,7 @@ async def book(
     form = await request.form()
     values = _form_fields(form, (*BOOKING_FIELDS, "version"))
     try:
-        data = {**values, "visit_at": from_local("visit_at", values["visit_at"], row.city.timezone)}
+        data = _typed({**values, "visit_at": from_local("visit_at", values["visit_at"], row.city.timezone)})
         # the form shows every intake field: one left empty is cleared (as in the API, null clears it)
         body = forms.parse(RequestUpdate, data)
         cleared = {f: None for f in BOOKING_FIELDS if not values[f] and getattr(row, f) is not None}
@@ -346,7 +363,9 @@ async def callback(
     values = _form_fields(form, ("callback_at", "version", "preset"))
     zone = row.city.timezone
     try:
-        preset = values["preset"]
+        # a preset button's value wins over the form's own "custom" (whichever way the browser merged them)
+        sent = form.getlist("preset")
+        preset = next((p for p in sent if p in PRESETS), "custom" if "custom" in sent else "")
         if preset in PRESETS:
             when: str | None = preset_time(preset, zone).isoformat()
         elif preset == "custom":
@@ -360,7 +379,7 @@ async def callback(
             user,
             settings,
             request_id,
-            {"to": Status.callback, "version": values["version"], "callback_at": when},
+            _typed({"to": Status.callback, "version": values["version"], "callback_at": when}),
         )
     except Problem as problem:
         return await _refused(request, session, user, request_id, "callback", values, problem)
@@ -379,7 +398,7 @@ async def refuse(
             user,
             settings,
             request_id,
-            {"to": Status.refused, "version": values["version"], "reason": values["reason"]},
+            _typed({"to": Status.refused, "version": values["version"], "reason": values["reason"]}),
         )
     except Problem as problem:
         return await _refused(request, session, user, request_id, "refuse", values, problem)
@@ -392,7 +411,7 @@ async def not_reached(
 ) -> Response:
     form = await request.form()
     values = _form_fields(form, ("version",))
-    moved = await forms.move(session, user, settings, request_id, {"to": Status.not_reached, **values})
+    moved = await forms.move(session, user, settings, request_id, _typed({"to": Status.not_reached, **values}))
     return _done(request, user, moved, "intake.done.moved")
 
 
@@ -422,7 +441,7 @@ async def take(request: Request, session: Session, user: PageUser) -> Response:
     zones = {str(c.id): c.timezone for c in context["cities"]}
     try:
         zone = zones.get(values["city_id"], "UTC")
-        data = {**values, "visit_at": from_local("visit_at", values["visit_at"], zone)}
+        data = _typed({**values, "visit_at": from_local("visit_at", values["visit_at"], zone)})
         created = await intake.create_request(session, user, forms.parse(RequestCreate, data))
     except Problem as problem:
         if problem.status not in (409, 422):
@@ -431,7 +450,7 @@ async def take(request: Request, session: Session, user: PageUser) -> Response:
         return render(
             request,
             "fragments/intake_new.html",
-            {**context, "values": values, "errors": forms.field_errors(problem, t)},
+            {**context, "values": values, "errors": _beside_fields(forms.field_errors(problem, t), NEW_FIELDS)},
             principal=user,
             status_code=problem.status,
         )
