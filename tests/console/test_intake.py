@@ -68,7 +68,7 @@ async def test_operator_sees_the_intake_of_their_city_only_with_counters_and_mov
     assert response.status_code == 200
     html = response.text
     assert 'sse-connect="/api/v1/stream"' in html
-    assert "sse:request.changed" in html and "sse:call.received" in html
+    assert "sse:request.changed delay:60ms" in html and "sse:call.received delay:60ms" in html
     assert "Анна Петрова" in html and "Чужой Клиент" not in html
     assert f'data-id="{theirs["id"]}"' not in html and f'data-id="{booked["id"]}"' not in html
     assert re.search(r'data-counter="new">1<', html) and re.search(r'data-counter="callback">1<', html)
