@@ -61,11 +61,14 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
         await page.wait_for_function("() => !!document.querySelector('main[sse-connect]') && window.htmx")
         await page.wait_for_timeout(300)
 
-        path, body = mango_call("79161234567", LINE)
+        async def call(caller: str) -> None:
+            path, body = mango_call(caller, LINE)
+            async with httpx.AsyncClient(base_url=server.url) as client:
+                answer = await client.post(path, content=body, headers=FORM)
+            assert answer.status_code == 200, answer.text
+
         started = time.monotonic()
-        async with httpx.AsyncClient(base_url=server.url) as client:
-            answer = await client.post(path, content=body, headers=FORM)
-        assert answer.status_code == 200, answer.text
+        await call("79161234567")
         row = page.locator("[data-row]", has_text="+7 916 123-45-67")
         await row.wait_for(timeout=5000)
         assert time.monotonic() - started < 2.0  # live, no reload (the page was never navigated again)
@@ -75,15 +78,27 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
         assert await page.locator("[data-counter=new]").text_content() == "1"
         assert await axe_violations(page) == []
 
-        # keyboard only: j focuses the row, 1 opens its booking form, the fields are typed, Enter books it
+        # keyboard only: j focuses the row; a refresh of the list (another call) keeps that row focused
         await page.keyboard.press("j")
-        assert await page.evaluate("document.activeElement.dataset.row !== undefined")
+        first_id = await page.evaluate("document.activeElement.dataset.id")
+        assert first_id is not None
+        await call("79035550001")
+        await page.locator("[data-row]", has_text="+7 903 555-00-01").wait_for()
+        assert await page.evaluate("document.activeElement.dataset.id") == first_id
+        # 1 opens the focused row's booking form, the fields are typed, Enter books it
         await page.keyboard.press("1")
         await page.locator("#panel form").wait_for()
+        assert await page.locator("#panel h2").text_content() == f"Оформление #{first_id} · +7 916 123-45-67"
         assert await page.evaluate("document.activeElement.id") == "f-client_name"
         await page.keyboard.type("Иван Петров")
         await page.keyboard.press("Tab")
-        await page.keyboard.type("ул. Ленина, 1, кв. 5")
+        await page.keyboard.type("ул. Ленина, 1")
+        # a call arriving while the operator types changes the list, not the form nor the focus
+        await call("79035550002")
+        await page.locator("[data-row]", has_text="+7 903 555-00-02").wait_for()
+        assert await page.evaluate("document.activeElement.id") == "f-address"
+        await page.keyboard.type(", кв. 5")
+        assert await page.locator("#f-client_name").input_value() == "Иван Петров"
         await page.keyboard.press("Tab")
         assert await page.evaluate("document.activeElement.id") == "f-visit_at"
         visit = (dt.datetime.now(ZoneInfo("Europe/Moscow")) + dt.timedelta(days=1)).replace(hour=11, minute=30)
@@ -93,8 +108,16 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
         await page.locator("#f-address").focus()
         await page.keyboard.press("Enter")
         await page.locator("#panel [data-done]").wait_for()
-        await page.locator("[data-row]").first.wait_for(state="detached")
-        assert await page.locator("[data-counter=new]").text_content() == "0"
+        await page.locator(f"[data-row][data-id='{first_id}']").wait_for(state="detached")
+        assert await page.locator("[data-counter=new]").text_content() == "2"
+
+        # the phone size: nothing scrolls sideways
+        phone = await browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
+        await phone.context.add_cookies(await page.context.cookies())
+        await phone.goto(f"{server.url}/intake")
+        await phone.locator("[data-row]").first.wait_for()
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+        assert await axe_violations(phone) == []
         await browser.close()
 
     [lead] = (await admin.get("/api/v1/requests", params={"q": "79161234567"})).json()["items"]
