@@ -116,7 +116,10 @@ async def measure(base: str, calls: int, gap_s: float, chromium: str) -> list[fl
         await page.fill("#password", PASSWORD)
         await page.keyboard.press("Enter")
         await page.wait_for_url(re.compile(r"^[^?]*/intake$"))
-        await page.wait_for_timeout(1000)  # the live stream connects
+        await page.wait_for_function(  # the live stream is connected (the SSE extension's EventSource on <main>)
+            "() => { const d = document.querySelector('main')['htmx-internal-data'];"
+            " return !!(d && d.sseEventSource && d.sseEventSource.readyState === 1); }"
+        )
         await page.evaluate(WATCH)
         latencies: list[float] = []
         fetches: list[int] = []

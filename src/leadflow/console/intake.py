@@ -171,7 +171,7 @@ async def intake_rows(
 
 
 # Forms -------------------------------------------------------------------------------------------------------------
-async def _form_context(session: AsyncSession, user: Principal, row: RequestRow, runtime_zone: str) -> dict[str, Any]:
+async def _form_context(session: AsyncSession, user: Principal, row: RequestRow) -> dict[str, Any]:
     history = await queries.client_history(session, user, row.client_phone)
     directions, _ = await catalog.directions.list(session, PageParams(page=1, per_page=200), active=True)
     return {
@@ -250,7 +250,7 @@ async def _render_form(
 ) -> Response:
     if kind not in ("book", "callback", "refuse"):
         raise NotFound("No such page.")
-    context = await _form_context(session, user, row, row.city.timezone)
+    context = await _form_context(session, user, row)
     values = values or _values_of(row)
     if kind == "book":
         context |= await _load_context(

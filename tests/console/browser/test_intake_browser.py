@@ -57,9 +57,12 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
         await page.keyboard.press("Enter")
         await page.wait_for_url(re.compile(r"^[^?]*/intake$"))
         assert await page.locator("[data-row]").count() == 0
-        # the live stream is open before the call comes
-        await page.wait_for_function("() => !!document.querySelector('main[sse-connect]') && window.htmx")
-        await page.wait_for_timeout(300)
+        # the live stream is open before the call comes (the SSE extension's EventSource on <main>)
+        await page.wait_for_function(
+            "() => { const d = document.querySelector('main')['htmx-internal-data'];"
+            " return !!(d && d.sseEventSource && d.sseEventSource.readyState === 1); }",
+            timeout=10_000,
+        )
 
         async def call(caller: str) -> None:
             path, body = mango_call(caller, LINE)
@@ -70,8 +73,9 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
         started = time.monotonic()
         await call("79161234567")
         row = page.locator("[data-row]", has_text="+7 916 123-45-67")
-        await row.wait_for(timeout=5000)
-        assert time.monotonic() - started < 2.0  # live, no reload (the page was never navigated again)
+        await row.wait_for(timeout=10_000)
+        # live, without a reload (the page was never navigated again); the latency itself is bench/intake_latency.py's
+        assert time.monotonic() - started < 5.0
         assert page.url.endswith("/intake")
         await page.wait_for_function("() => document.querySelector('#announce').textContent.length > 0")
         assert await page.locator("#announce").text_content() == "Новый звонок: +7 916 123-45-67, Москва"
