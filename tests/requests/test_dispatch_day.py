@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 
-from leadflow.accounts import service as accounts
 from leadflow.accounts.models import Role, User
 from leadflow.accounts.policies import Principal
 from leadflow.platform.periods import utc_bounds
@@ -66,20 +65,20 @@ async def test_dispatch_day_tray_jobs_and_load(h: Harness) -> None:
         assert [r.id for r in board.tray] == [early_tray, late_tray]  # earliest visit first
         assert unbooked not in [r.id for r in board.tray]
         assert [r.id for r in board.jobs] == [first, second]
-        assert [(m.master.id, m.jobs) for m in board.masters] == [(idle.id, 0), (busy.id, 2)]  # least loaded first
+        assert [(m.master_id, m.jobs) for m in board.masters] == [(idle.id, 0), (busy.id, 2)]  # least loaded first
         # Another director sees nothing of this city, not even its masters.
         outsider = principal(director, Role.director, [other.id])
         empty = await queries.dispatch_day(session, outsider, city.id, start, end)
         assert (empty.tray, empty.jobs, empty.masters) == ([], [], [])
-        masters = await accounts.active_masters_of_city(session, outsider, other.id)
-        assert [m.id for m in masters] == [foreign.id]
+        theirs = await queries.dispatch_day(session, outsider, other.id, start, end)
+        assert [(m.master_id, m.jobs) for m in theirs.masters] == [(foreign.id, 1)]
         tomorrow_start, tomorrow_end = utc_bounds(tomorrow, tomorrow, ZONE)
         assert tomorrow_start is not None and tomorrow_end is not None
         board = await queries.dispatch_day(
             session, principal(director, Role.director, [city.id]), city.id, tomorrow_start, tomorrow_end
         )
         assert [r.id for r in board.jobs] == [next_day]
-        assert [(m.master.id, m.jobs) for m in board.masters] == [(busy.id, 0), (idle.id, 1)]
+        assert [(m.master_id, m.jobs) for m in board.masters] == [(busy.id, 0), (idle.id, 1)]
 
 
 def test_late_means_visit_passed_and_not_on_the_way() -> None:

@@ -266,12 +266,6 @@ async def active_master(session: AsyncSession, user_id: int) -> User | None:
     )
 
 
-async def active_masters_of_city(session: AsyncSession, principal: Principal, city_id: int) -> list[User]:
-    """The active masters of a city that the principal may see, by name: the lanes of the dispatch board."""
-    query = masters_query(principal).where(MasterProfile.city_id == city_id, User.status == UserStatus.active)
-    return list(await session.scalars(query.options(selectinload(User.master)).order_by(User.full_name, User.id)))
-
-
 async def master_city_id(session: AsyncSession, user_id: int) -> int | None:
     """The city of a master account (any status), or None when the id is not a master."""
     found = await session.scalar(

@@ -125,7 +125,7 @@ async def _view_context(
     now = utcnow()
     board = await queries.dispatch_day(session, user, place.city.id, place.start, place.end)
     zone = place.zone
-    lanes: dict[int, list[dict[str, Any]]] = {load.master.id: [] for load in board.masters}
+    lanes: dict[int, list[dict[str, Any]]] = {load.master_id: [] for load in board.masters}
     for job in board.jobs:
         if job.master_id in lanes:
             lanes[job.master_id].append(_card(user, job, zone, now))
@@ -135,13 +135,13 @@ async def _view_context(
         minutes = local.hour * 60 + local.minute - FIRST_HOUR * 60
         if 0 <= minutes <= SLOTS * SLOT_MINUTES:
             now_slot = minutes // SLOT_MINUTES
-    by_name = sorted(board.masters, key=lambda m: (m.master.full_name, m.master.id))
+    by_name = sorted(board.masters, key=lambda m: (m.name, m.master_id))
     return {
         "place": place,
         "cities": cities,
         "zone": zone,
         "masters": board.masters,  # least loaded first: the "Assign to…" menus
-        "lanes": [(load, lanes[load.master.id]) for load in by_name],
+        "lanes": [(load, lanes[load.master_id]) for load in by_name],
         "tray": [_card(user, job, zone, now) for job in board.tray],
         "now_slot": now_slot,
         "hours": list(range(FIRST_HOUR, LAST_HOUR)),

@@ -13,9 +13,9 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from leadflow.accounts import service as accounts
-from leadflow.accounts.models import Role, User
-from leadflow.accounts.policies import Principal, scoped_to_cities
+from leadflow.accounts.models import MasterProfile, Role, User, UserStatus
+from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
+from leadflow.accounts.scope import masters_query
 from leadflow.catalog import service as catalog
 from leadflow.platform.db import matching, paginate, within
 from leadflow.platform.periods import utc_bounds
@@ -174,8 +174,9 @@ async def list_events(
 
 @dataclass(frozen=True)
 class MasterLoad:
-    master: User
-    jobs: int  # the master's jobs on the day (offered, taken, under way or done)
+    master_id: int
+    name: str
+    jobs: int
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,109 @@ async def dispatch_day(
             ).order_by(Request.visit_at, Request.id)
         )
     )
-    masters = await accounts.active_masters_of_city(session, principal, city_id)
-    load = {m.id: 0 for m in masters}
-    for job in jobs:
-        if job.master_id in load:
-            load[job.master_id] += 1
-    ranked = sorted(masters, key=lambda m: (load[m.id], m.full_name, m.id))
-    return DispatchDay(list(tray), jobs, [MasterLoad(m, load[m.id]) for m in ranked])
+    return DispatchDay(list(tray), jobs, await _load_between(session, principal, city_id, start, end))
+
+
+# The caller's history and the masters' load (what intake shows beside a call) -------------------------------------
+CLOSED = (Status.done, Status.refused)
+
+
+@dataclass(frozen=True)
+class ClientHistory:
+    """What the principal may know of one phone: how many requests it made, its last done job (when and whose) and
+    the requests of it still open (intake or work), newest first."""
+
+    requests: int = 0
+    last_done_at: dt.datetime | None = None
+    last_master: str | None = None
+    open_ids: tuple[int, ...] = ()
+
+    def open_besides(self, request_id: int | None) -> tuple[int, ...]:
+        """The other open requests of this phone: a duplicate to look at before booking ``request_id``."""
+        return tuple(i for i in self.open_ids if i != request_id)
+
+
+async def client_histories(
+    session: AsyncSession, principal: Principal, phones: Sequence[str]
+) -> dict[str, ClientHistory]:
+    """:class:`ClientHistory` of each phone (normalized digits), within the principal's scope: three queries
+    whatever the number of phones. A marketer, who does not see clients, may not ask (403)."""
+    if principal.role is Role.marketer:
+        raise Forbidden("Marketers do not read the client's history.")
+    wanted = sorted(set(phones))
+    if not wanted:
+        return {}
+    mine = scoped(principal).where(Request.client_phone.in_(wanted)).subquery()
+    counted = await session.execute(select(mine.c.client_phone, func.count()).group_by(mine.c.client_phone))
+    counts: dict[str, int] = {phone: int(n) for phone, n in counted}
+    done = await session.execute(
+        select(mine.c.client_phone, mine.c.completed_at, User.full_name)
+        .outerjoin(User, User.id == mine.c.master_id)
+        .where(mine.c.status == Status.done, mine.c.completed_at.is_not(None))
+        .order_by(mine.c.completed_at.desc(), mine.c.id.desc())
+    )
+    last: dict[str, tuple[dt.datetime, str | None]] = {}
+    for phone, completed_at, master in done:
+        last.setdefault(phone, (completed_at, master))
+    still_open = await session.execute(
+        select(mine.c.client_phone, mine.c.id)
+        .where(mine.c.status.not_in(CLOSED))
+        .order_by(mine.c.created_at.desc(), mine.c.id.desc())
+    )
+    open_ids: dict[str, list[int]] = {}
+    for phone, request_id in still_open:
+        open_ids.setdefault(phone, []).append(request_id)
+    found: dict[str, ClientHistory] = {}
+    for phone in wanted:
+        completed, master = last.get(phone, (None, None))
+        found[phone] = ClientHistory(
+            requests=counts.get(phone, 0),
+            last_done_at=completed,
+            last_master=master,
+            open_ids=tuple(open_ids.get(phone, ())),
+        )
+    return found
+
+
+async def client_history(session: AsyncSession, principal: Principal, phone: str) -> ClientHistory:
+    return (await client_histories(session, principal, [phone]))[phone]
+
+
+async def master_load(
+    session: AsyncSession, principal: Principal, city_id: int, day: dt.date, *, business_zone: str
+) -> list[MasterLoad]:
+    """Each active master of the city with the number of their jobs (not refused) whose visit falls on ``day`` in
+    the city's time zone, least loaded first. A city the principal may not see is a 404."""
+    if principal.role is Role.master or not may_see_city(principal, city_id):
+        raise NotFound(f"No city with id {city_id}.")
+    zone = await catalog.city_zone(session, city_id, business_zone)
+    start, end = utc_bounds(day, day, zone)
+    assert start is not None and end is not None  # both bounds of a given day
+    return await _load_between(session, principal, city_id, start, end)
+
+
+async def _load_between(
+    session: AsyncSession, principal: Principal, city_id: int, start: dt.datetime, end: dt.datetime
+) -> list[MasterLoad]:
+    """The city's active masters with their jobs (offered, taken, under way or done) visited in ``[start, end)``,
+    least loaded first, then by name: the one definition of a master's load, for intake and the board."""
+    masters = masters_query(principal).where(User.status == UserStatus.active, MasterProfile.city_id == city_id)
+    counted = (
+        select(Request.master_id, func.count().label("jobs"))
+        .where(
+            Request.deleted_at.is_(None),
+            Request.city_id == city_id,
+            Request.status != Status.refused,
+            Request.master_id.is_not(None),
+            Request.visit_at >= start,
+            Request.visit_at < end,
+        )
+        .group_by(Request.master_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        masters.with_only_columns(User.id, User.full_name, func.coalesce(counted.c.jobs, 0))
+        .outerjoin(counted, counted.c.master_id == User.id)
+        .order_by(func.coalesce(counted.c.jobs, 0), User.full_name, User.id)
+    )
+    return [MasterLoad(master_id, name, int(count)) for master_id, name, count in rows]

@@ -17,11 +17,12 @@ from leadflow.accounts.policies import Principal
 from leadflow.platform.concurrency import check_version, stale
 from leadflow.platform.db import unit_of_work, utcnow
 from leadflow.platform.problems import ValidationProblem
+from leadflow.requests import editing
 from leadflow.requests.events import new_event
 from leadflow.requests.handover import apply_money, book_handover, share_for
 from leadflow.requests.models import Request
 from leadflow.requests.queries import get_request, reload_request
-from leadflow.requests.schemas import TransitionIn
+from leadflow.requests.schemas import RequestUpdate, TransitionIn
 from leadflow.requests.workflow import (
     MOVE_FIELDS,
     Move,
@@ -64,6 +65,26 @@ async def transition(
         if handover_changed:
             await book_handover(session, request, principal, request.master_handover if target is Status.done else None)
     return await reload_request(session, request.id)
+
+
+async def book(
+    session: AsyncSession, principal: Principal, request_id: int, data: RequestUpdate, *, default_share: Decimal
+) -> Request:
+    """Intake's booking in one step: the intake fields of ``data`` edited, then the move to ``awaiting_dispatch``.
+    The move and what it needs (the address and visit time, as edited) are checked before anything is written, so a
+    booking refused for a missing field or a stale version changes nothing."""
+    request = await get_request(session, principal, request_id)
+    check_version(request.version, data.version, None)
+    move = resolve_move(Status(request.status), Status.awaiting_dispatch, request.was_assigned, principal.role)
+    changes = data.changes()
+    missing = missing_for_move(
+        move, changes.get("address", request.address), changes.get("visit_at", request.visit_at), None, None
+    )
+    if missing:
+        raise ValidationProblem("The move needs more information; see errors.", missing)
+    edited = await editing.update_request(session, principal, request_id, data, None, default_share=default_share)
+    body = TransitionIn(to=Status.awaiting_dispatch, version=edited.version)
+    return await transition(session, principal, request_id, body, None, default_share=default_share)
 
 
 async def _apply(
