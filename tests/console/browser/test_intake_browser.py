@@ -6,40 +6,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from tests.cli.servers import cli_env, start_server
 from tests.conftest import PASSWORD, Harness
-from tests.console.browser.live import (
-    CHROMIUM_ARGS,
-    FORM,
-    MANGO_KEY,
-    MANGO_SALT,
-    axe_violations,
-    mango_call,
-    require_chromium,
-)
+from tests.console.browser.support import API_KEY, API_SALT, FORM, axe_check, mango_call
 from tests.requests.helpers import url
 
 LINE = "79584440077"
 
 
 @pytest.fixture
-def server(database_url: str, seeded_rows: object, tmp_path: Path) -> Any:
-    env = cli_env(database_url, tmp_path / "data", mango_api_key=MANGO_KEY, mango_api_salt=MANGO_SALT)
-    started = start_server(env)
-    yield started
-    started.stop()
+def server(serve: Any) -> Any:
+    return serve(mango_api_key=API_KEY, mango_api_salt=API_SALT)
 
 
-async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, server: Any) -> None:
-    chromium = require_chromium()
-    from playwright.async_api import async_playwright
+async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, server: Any, browser: Any) -> None:
 
     admin = await h.as_user(await h.user("admin"))
     city = await h.city("Москва")
@@ -48,80 +33,77 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
     operator = await h.user("operator", cities=[city.id])
     await h.user("master", master_city=city.id)
 
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1366, "height": 900}, locale="ru-RU")
-        await page.goto(f"{server.url}/intake")
-        await page.fill("#login", operator.login)
-        await page.fill("#password", PASSWORD)
-        await page.keyboard.press("Enter")
-        await page.wait_for_url(re.compile(r"^[^?]*/intake$"))
-        assert await page.locator("[data-row]").count() == 0
-        # the live stream is open before the call comes (the SSE extension's EventSource on <main>)
-        await page.wait_for_function(
-            "() => { const d = document.querySelector('main')['htmx-internal-data'];"
-            " return !!(d && d.sseEventSource && d.sseEventSource.readyState === 1); }",
-            timeout=10_000,
-        )
+    page = await browser.new_page(viewport={"width": 1366, "height": 900}, locale="ru-RU")
+    await page.goto(f"{server.url}/intake")
+    await page.fill("#login", operator.login)
+    await page.fill("#password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"^[^?]*/intake$"))
+    assert await page.locator("[data-row]").count() == 0
+    # the live stream is open before the call comes (the SSE extension's EventSource on <main>)
+    await page.wait_for_function(
+        "() => { const d = document.querySelector('main')['htmx-internal-data'];"
+        " return !!(d && d.sseEventSource && d.sseEventSource.readyState === 1); }",
+        timeout=10_000,
+    )
 
-        async def call(caller: str) -> None:
-            path, body = mango_call(caller, LINE)
-            async with httpx.AsyncClient(base_url=server.url) as client:
-                answer = await client.post(path, content=body, headers=FORM)
-            assert answer.status_code == 200, answer.text
+    async def call(caller: str) -> None:
+        path, body = mango_call(caller, LINE)
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            answer = await client.post(path, content=body, headers=FORM)
+        assert answer.status_code == 200, answer.text
 
-        started = time.monotonic()
-        await call("79161234567")
-        row = page.locator("[data-row]", has_text="+7 916 123-45-67")
-        await row.wait_for(timeout=10_000)
-        # live, without a reload (the page was never navigated again); the latency itself is bench/intake_latency.py's
-        assert time.monotonic() - started < 5.0
-        assert page.url.endswith("/intake")
-        await page.wait_for_function("() => document.querySelector('#announce').textContent.length > 0")
-        assert await page.locator("#announce").text_content() == "Новый звонок: +7 916 123-45-67, Москва"
-        assert await page.locator("[data-counter=new]").text_content() == "1"
-        assert await axe_violations(page) == []
+    started = time.monotonic()
+    await call("79161234567")
+    row = page.locator("[data-row]", has_text="+7 916 123-45-67")
+    await row.wait_for(timeout=10_000)
+    # live, without a reload (the page was never navigated again); the latency itself is bench/intake_latency.py's
+    assert time.monotonic() - started < 5.0
+    assert page.url.endswith("/intake")
+    await page.wait_for_function("() => document.querySelector('#announce').textContent.length > 0")
+    assert await page.locator("#announce").text_content() == "Новый звонок: +7 916 123-45-67, Москва"
+    assert await page.locator("[data-counter=new]").text_content() == "1"
+    await axe_check(page)
 
-        # keyboard only: j focuses the row; a refresh of the list (another call) keeps that row focused
-        await page.keyboard.press("j")
-        first_id = await page.evaluate("document.activeElement.dataset.id")
-        assert first_id is not None
-        await call("79035550001")
-        await page.locator("[data-row]", has_text="+7 903 555-00-01").wait_for()
-        assert await page.evaluate("document.activeElement.dataset.id") == first_id
-        # 1 opens the focused row's booking form, the fields are typed, Enter books it
-        await page.keyboard.press("1")
-        await page.locator("#panel form").wait_for()
-        assert await page.locator("#panel h2").text_content() == f"Оформление #{first_id} · +7 916 123-45-67"
-        assert await page.evaluate("document.activeElement.id") == "f-client_name"
-        await page.keyboard.type("Иван Петров")
-        await page.keyboard.press("Tab")
-        await page.keyboard.type("ул. Ленина, 1")
-        # a call arriving while the operator types changes the list, not the form nor the focus
-        await call("79035550002")
-        await page.locator("[data-row]", has_text="+7 903 555-00-02").wait_for()
-        assert await page.evaluate("document.activeElement.id") == "f-address"
-        await page.keyboard.type(", кв. 5")
-        assert await page.locator("#f-client_name").input_value() == "Иван Петров"
-        await page.keyboard.press("Tab")
-        assert await page.evaluate("document.activeElement.id") == "f-visit_at"
-        visit = (dt.datetime.now(ZoneInfo("Europe/Moscow")) + dt.timedelta(days=1)).replace(hour=11, minute=30)
-        await page.locator("#f-visit_at").fill(visit.strftime("%Y-%m-%dT%H:%M"))  # a datetime-local takes no typing
-        await page.locator("#load").get_by_text("Test Master").wait_for()
-        assert await axe_violations(page) == []
-        await page.locator("#f-address").focus()
-        await page.keyboard.press("Enter")
-        await page.locator("#panel [data-done]").wait_for()
-        await page.locator(f"[data-row][data-id='{first_id}']").wait_for(state="detached")
-        assert await page.locator("[data-counter=new]").text_content() == "2"
+    # keyboard only: j focuses the row; a refresh of the list (another call) keeps that row focused
+    await page.keyboard.press("j")
+    first_id = await page.evaluate("document.activeElement.dataset.id")
+    assert first_id is not None
+    await call("79035550001")
+    await page.locator("[data-row]", has_text="+7 903 555-00-01").wait_for()
+    assert await page.evaluate("document.activeElement.dataset.id") == first_id
+    # 1 opens the focused row's booking form, the fields are typed, Enter books it
+    await page.keyboard.press("1")
+    await page.locator("#panel form").wait_for()
+    assert await page.locator("#panel h2").text_content() == f"Оформление #{first_id} · +7 916 123-45-67"
+    assert await page.evaluate("document.activeElement.id") == "f-client_name"
+    await page.keyboard.type("Иван Петров")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type("ул. Ленина, 1")
+    # a call arriving while the operator types changes the list, not the form nor the focus
+    await call("79035550002")
+    await page.locator("[data-row]", has_text="+7 903 555-00-02").wait_for()
+    assert await page.evaluate("document.activeElement.id") == "f-address"
+    await page.keyboard.type(", кв. 5")
+    assert await page.locator("#f-client_name").input_value() == "Иван Петров"
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.id") == "f-visit_at"
+    visit = (dt.datetime.now(ZoneInfo("Europe/Moscow")) + dt.timedelta(days=1)).replace(hour=11, minute=30)
+    await page.locator("#f-visit_at").fill(visit.strftime("%Y-%m-%dT%H:%M"))  # a datetime-local takes no typing
+    await page.locator("#load").get_by_text("Test Master").wait_for()
+    await axe_check(page)
+    await page.locator("#f-address").focus()
+    await page.keyboard.press("Enter")
+    await page.locator("#panel [data-done]").wait_for()
+    await page.locator(f"[data-row][data-id='{first_id}']").wait_for(state="detached")
+    assert await page.locator("[data-counter=new]").text_content() == "2"
 
-        # the phone size: nothing scrolls sideways
-        await page.set_viewport_size({"width": 390, "height": 844})
-        await page.reload()
-        await page.locator("[data-row]").first.wait_for()
-        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
-        assert await axe_violations(page) == []
-        await browser.close()
+    # the phone size: nothing scrolls sideways
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.reload()
+    await page.locator("[data-row]").first.wait_for()
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    await axe_check(page)
 
     [lead] = (await admin.get("/api/v1/requests", params={"q": "79161234567"})).json()["items"]
     stored = (await admin.get(url(lead["id"]))).json()
