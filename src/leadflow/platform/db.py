@@ -310,6 +310,23 @@ async def paginate(session: AsyncSession, query: Select[T], page: Any, *order: A
     return rows.all(), int(total or 0)
 
 
+EXPORT_BATCH = 1000
+
+
+async def stream(
+    session: AsyncSession, query: Select[T], *order: Any, batch: int = EXPORT_BATCH
+) -> AsyncIterator[Sequence[T]]:
+    """Every row of ``query`` in ``order``, ``batch`` rows at a time, from a server-side cursor (``yield_per``): an
+    export of a million rows holds one batch, not the result. Eager loaders run once per batch (``selectinload``), and
+    the session's identity map keeps no batch alive once the caller lets go of it."""
+    result = await session.stream_scalars(query.order_by(*order).execution_options(yield_per=batch))
+    try:
+        async for part in result.partitions():
+            yield part
+    finally:
+        await result.close()
+
+
 async def serialize(session: AsyncSession, namespace: str, key: str) -> None:
     """Make the units of work about the same thing (``namespace``/``key``, e.g. one client phone) take turns until
     this one commits, so that what they read next (is there an open request for this phone?) is what the one before

@@ -57,8 +57,10 @@ AWAITING = frozenset({Status.awaiting_dispatch, Status.awaiting_acceptance})
 WITH_MASTER = frozenset({Status.accepted, Status.en_route, Status.in_progress, Status.deferred})
 
 
-def label(status: str) -> str:
-    return STATUSES[Status(status)][0]
+def label(status: str, lang: str = "ru") -> str:
+    """The Russian label (what every answer carries), or the English one with ``lang="en"`` (English CSV)."""
+    ru, en, _ = STATUSES[Status(status)]
+    return en if lang == "en" else ru
 
 
 def queue_of(status: str) -> Queue:
