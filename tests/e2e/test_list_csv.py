@@ -232,8 +232,10 @@ async def test_headers_in_russian_by_default_and_english_on_request(world: World
 
 
 @pytest.mark.parametrize("name", LISTS)
-async def test_an_unknown_format_is_422(world: World, name: str) -> None:
-    problem(await world.admin.get(f"{API}/{name}", params={"format": "xlsx"}), 422)
+async def test_an_unknown_format_is_422(h: Harness, name: str) -> None:
+    admin = await h.as_user(await h.user("admin"))
+    problem(await admin.get(f"{API}/{name}", params={"format": "xlsx"}), 422)
+    problem(await admin.get(f"{API}/{name}", params={"format": "csv", "lang": "de"}), 422)
 
 
 # Values ---------------------------------------------------------------------------------------------------------
