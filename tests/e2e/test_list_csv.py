@@ -10,16 +10,22 @@ import io
 import re
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import insert, select
 
+from leadflow.accounts.models import User
 from leadflow.accounts.schemas import AUDIT_CSV_COLUMNS, USER_CSV_COLUMNS
+from leadflow.audit.models import AuditLog
+from leadflow.campaigns.models import Campaign
 from leadflow.campaigns.schemas import CSV_COLUMNS as CAMPAIGN_COLUMNS
+from leadflow.cash.models import Transaction
 from leadflow.cash.schemas import CSV_COLUMNS as TRANSACTION_COLUMNS
-from leadflow.catalog.models import RequestType
+from leadflow.catalog.models import RequestType, TransactionType
+from leadflow.files.models import FileAccess
 from leadflow.files.schemas import ACCESS_CSV_COLUMNS
 from leadflow.platform.export import Column, cell, language
 from leadflow.recordings.models import CallRecording
@@ -355,20 +361,49 @@ async def test_roles_that_may_not_read_the_list_may_not_export_it(
 
 
 # Size -----------------------------------------------------------------------------------------------------------
-async def test_more_rows_than_the_largest_page_are_all_exported(world: World) -> None:
-    async with world.h.database.session() as session:
-        type_id = await session.scalar(select(RequestType.id).where(RequestType.code == "first_time"))
-        await session.execute(
-            insert(Request),
-            [
-                {"status": "new", "source": "api", "city_id": world.a, "request_type_id": type_id, "version": 1,
-                 "client_phone": f"7900{i:07d}", "created_at": T0, "updated_at": T0, "status_changed_at": T0}
-                for i in range(250)
-            ],
-        )  # fmt: skip
+MANY = 250  # more than the largest page (200)
+
+
+def _many(name: str, city: int, request_type: int, transaction_type: int) -> tuple[Any, list[dict[str, Any]]]:
+    """``MANY`` rows of a list's table, as its services would have stored them, for one bulk insert."""
+    stamps = {"created_at": T0, "updated_at": T0}
+    rows: dict[str, tuple[Any, list[dict[str, Any]]]] = {
+        "requests": (Request, [
+            {"status": "new", "source": "api", "city_id": city, "request_type_id": request_type, "version": 1,
+             "client_phone": f"7900{i:07d}", "status_changed_at": T0, **stamps} for i in range(MANY)]),
+        "transactions": (Transaction, [
+            {"city_id": city, "type_id": transaction_type, "amount": Decimal("1.50"), "occurred_on": T0.date(),
+             "version": 1, **stamps} for _ in range(MANY)]),
+        "calls": (Call, [
+            {"provider": "mango", "entry_id": f"bulk-{i}", "direction": "inbound", "city_id": city,
+             "outcome": "unmatched_line", "started_at": T0} for i in range(MANY)]),
+        "call-recordings": (CallRecording, [
+            {"started_at": T0, "source": "mailbox", "city_id": city, "original_name": f"r{i}.mp3",
+             "content_sha256": f"{i:064d}", "link_state": "pending", **stamps} for i in range(MANY)]),
+        "users": (User, [
+            {"login": f"bulk.{i}", "password_hash": "-", "full_name": f"Bulk {i}", "role": "operator", **stamps}
+            for i in range(MANY)]),
+        "campaigns": (Campaign, [
+            {"city_id": city, "name": f"c{i}", "phone": f"7800{i:07d}", **stamps} for i in range(MANY)]),
+        "audit-log": (AuditLog, [{"action": "login", "at": T0} for _ in range(MANY)]),
+        "file-access-log": (FileAccess, [{"action": "denied", "result": "404", "at": T0} for _ in range(MANY)]),
+    }  # fmt: skip
+    return rows[name]
+
+
+@pytest.mark.parametrize("name", LISTS)
+async def test_more_rows_than_the_largest_page_are_all_exported(h: Harness, name: str) -> None:
+    city = (await h.city()).id
+    admin = await h.as_user(await h.user("admin"))
+    async with h.database.session() as session:
+        request_type = await session.scalar(select(RequestType.id).where(RequestType.code == "first_time"))
+        transaction_type = await session.scalar(select(TransactionType.id).where(TransactionType.kind == "income"))
+        model, rows = _many(name, city, request_type or 0, transaction_type or 0)
+        await session.execute(insert(model), rows)
         await session.commit()
-    rows = await csv_items(world.director, "requests", per_page=200)
-    assert len(rows) == 252 and len({r["id"] for r in rows}) == 252  # the 250 and the two made by the API
+    exported = await ids(admin, name, per_page=200)
+    assert exported == await json_ids(admin, name)
+    assert len(exported) >= MANY and len(set(exported)) == len(exported)
 
 
 # The rules themselves -------------------------------------------------------------------------------------------
