@@ -67,17 +67,23 @@ def headers(columns: Sequence[Column], lang: str) -> list[str]:
 def cell(value: Any) -> str:
     """One value as CSV text. A text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would run as a
     formula in a spreadsheet (OWASP "CSV injection"): it gets a leading ``'`` unless it is plainly a number."""
-    if value is None:
+    kind = type(value)
+    if kind is str:  # the common cases first: an export writes millions of cells
+        text = value
+    elif value is None:
         return ""
-    if isinstance(value, bool):
+    elif kind is int:
+        return str(value)  # an integer is plainly a number, a negative one too
+    elif kind is bool:
         return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        value = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    elif isinstance(value, dt.datetime):
+        text = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
     elif isinstance(value, list | tuple):
-        value = ", ".join(cell(v) for v in value)
+        text = ", ".join(cell(v) for v in value)
     elif isinstance(value, dict):
-        value = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-    text = str(value)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    else:
+        text = str(value)
     if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
@@ -91,8 +97,20 @@ def pick(item: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+def _getter(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    if "." not in path:
+        return lambda item: item.get(path)
+    return lambda item: pick(item, path)
+
+
+def row_writer(columns: Sequence[Column]) -> Callable[[Mapping[str, Any]], list[str]]:
+    """A function from an item to its row of cells, the columns' paths resolved once."""
+    getters = [_getter(key) for key, _, _ in columns]
+    return lambda item: [cell(get(item)) for get in getters]
+
+
 def row(columns: Sequence[Column], item: Mapping[str, Any]) -> list[str]:
-    return [cell(pick(item, key)) for key, _, _ in columns]
+    return row_writer(columns)(item)
 
 
 def write(rows: Iterable[Sequence[str]]) -> str:
@@ -127,12 +145,22 @@ async def stream_csv(
     list's own answer model, with the caller's hiding rules); it runs with the CSV writing in a worker thread, one
     batch at a time, so a batch of thousands of rows never holds the event loop."""
 
+    to_row = row_writer(columns)
+
     def render(batch: Sequence[T]) -> bytes:
-        return write(row(columns, shape(r)) for r in batch).encode("utf-8")
+        return write(to_row(shape(r)) for r in batch).encode("utf-8")
 
     yield (BOM + write([headers(columns, lang)])).encode("utf-8")
-    async for batch in batches:
-        yield await anyio.to_thread.run_sync(render, batch)
+    try:
+        async for batch in batches:
+            yield await anyio.to_thread.run_sync(render, batch)
+    finally:
+        # A client that goes away cancels the response between two batches: close the rows' cursor now, while the
+        # request's session is still open, rather than whenever the garbage collector finalizes the generator.
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True):
+                await aclose()
 
 
 def csv_response(

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -213,9 +215,11 @@ def export_recordings(
     query = _recordings(principal, link_state=link_state, request_id=request_id, city_id=city_id)
 
     async def batches() -> AsyncIterator[Sequence[tuple[CallRecording, StoredFile | None]]]:
-        async for rows in stream(session, query, *RECORDING_ORDER):
-            audio = await files.files_of_recordings(session, [r.id for r in rows])
-            yield [(r, audio.get(r.id)) for r in rows]
+        async with aclosing(stream(session, query, *RECORDING_ORDER)) as recordings:
+            async for rows in recordings:
+                with anyio.CancelScope(shield=True):  # not cancelled midway, as the batch itself (platform.db.stream)
+                    audio = await files.files_of_recordings(session, [r.id for r in rows])
+                yield [(r, audio.get(r.id)) for r in rows]
 
     return batches()
 
