@@ -445,6 +445,7 @@ def test_cell(value: Any, expected: str) -> None:
         (None, "ru-RU,ru;q=0.9,en;q=0.8", "ru"),
         (None, "ru;q=0.5,en;q=0.6", "en"),
         (None, "en;q=bad,ru", "ru"),
+        (None, "en;q=0", "ru"),
         ("en", "ru", "en"),
         ("ru", "en", "ru"),
     ],

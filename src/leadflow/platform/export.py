@@ -55,7 +55,7 @@ def language(lang: str | None, accept_language: str | None) -> str:
             except ValueError:
                 continue
         primary = tag.strip().lower().split("-")[0]
-        if primary in ("ru", "en") and q > best_q:
+        if primary in ("ru", "en") and q > max(best_q, 0):  # q=0: "not this one"
             best, best_q = primary, q
     return best
 
