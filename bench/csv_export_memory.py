@@ -139,9 +139,11 @@ async def against_server(url: str, pid: int) -> None:
         async with client.stream("GET", PATH, params={"format": "csv"}, headers=headers) as response:
             if response.status_code != 200:
                 raise SystemExit(f"the export answered {response.status_code}")
+            last = b""
             async for chunk in response.aiter_bytes():
-                lines += chunk.count(b"\r\n")
+                lines += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")  # a CRLF split in two
                 size += len(chunk)
+                last = chunk[-1:]
         elapsed = time.perf_counter() - started
         running = False
         await sampler
