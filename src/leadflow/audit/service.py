@@ -43,6 +43,9 @@ def record(
     )
 
 
+ENTRY_ORDER = (AuditLog.at.desc(), AuditLog.id.desc())
+
+
 async def list_entries(
     session: AsyncSession, page: PageParams, *, zone: str, **filters: Any
 ) -> tuple[Sequence[AuditLog], int]:
@@ -53,9 +56,6 @@ async def list_entries(
 def export_entries(session: AsyncSession, *, zone: str, **filters: Any) -> AsyncIterator[Sequence[AuditLog]]:
     """Every entry the list would show, in its order, in batches (the CSV export)."""
     return stream(session, _entries(zone=zone, **filters), *ENTRY_ORDER)
-
-
-ENTRY_ORDER = (AuditLog.at.desc(), AuditLog.id.desc())
 
 
 def _entries(

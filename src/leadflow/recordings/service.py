@@ -188,6 +188,9 @@ async def may_read(session: AsyncSession, principal: Principal, recording_id: in
     return found is not None
 
 
+RECORDING_ORDER = (CallRecording.started_at.desc(), CallRecording.id.desc())
+
+
 async def list_recordings(
     session: AsyncSession,
     principal: Principal,
@@ -222,9 +225,6 @@ def export_recordings(
                 yield [(r, audio.get(r.id)) for r in rows]
 
     return batches()
-
-
-RECORDING_ORDER = (CallRecording.started_at.desc(), CallRecording.id.desc())
 
 
 def _recordings(principal: Principal, *, link_state: str | None, request_id: int | None, city_id: int | None) -> Any:
