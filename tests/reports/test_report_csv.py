@@ -109,7 +109,8 @@ async def test_raw_bytes_are_rfc4180(sheet: Sheet) -> None:
         pytest.param({}, {"Accept-Language": "en"}, "City", id="accept-en"),
         pytest.param({"lang": "en"}, {"Accept-Language": "ru-RU,ru;q=0.9"}, "City", id="lang-beats-header"),
         pytest.param({"lang": "ru"}, {"Accept-Language": "en"}, "Город", id="lang-ru-beats-header"),
-        pytest.param({}, {}, "City", id="default-english"),
+        pytest.param({}, {}, "Город", id="default-russian"),
+        pytest.param({}, {"Accept-Language": "de-DE"}, "Город", id="neither-russian"),
     ],
 )
 async def test_header_language(sheet: Sheet, params: dict[str, str], headers: dict[str, str], first: str) -> None:

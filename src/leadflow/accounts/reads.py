@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from leadflow.accounts.models import MasterProfile, Role, User, UserCity, UserStatus
 from leadflow.accounts.policies import Principal
 from leadflow.accounts.scope import managed_users, masters_query
-from leadflow.platform.db import paginate
+from leadflow.platform.db import paginate, stream
 from leadflow.platform.problems import NotFound
 from leadflow.platform.schemas import PageParams
 
@@ -22,16 +22,29 @@ def loaded() -> Any:
     return (selectinload(User.cities), selectinload(User.master))
 
 
+USER_ORDER = (User.created_at.desc(), User.id.desc())
+
+
 async def list_users(
-    session: AsyncSession,
+    session: AsyncSession, principal: Principal, page: PageParams, **filters: Any
+) -> tuple[Sequence[User], int]:
+    """One page of the accounts the caller manages (filters: ``_users``), newest first, and their count."""
+    return await paginate(session, _users(principal, **filters).options(*loaded()), page, *USER_ORDER)
+
+
+def export_users(session: AsyncSession, principal: Principal, **filters: Any) -> AsyncIterator[Sequence[User]]:
+    """Every account the list would show, in its order, in batches (the CSV export)."""
+    return stream(session, _users(principal, **filters).options(*loaded()), *USER_ORDER)
+
+
+def _users(
     principal: Principal,
-    page: PageParams,
     *,
     role: Role | None = None,
     status: UserStatus | None = None,
     city_id: int | None = None,
     q: str | None = None,
-) -> tuple[Sequence[User], int]:
+) -> Select[User]:
     query = managed_users(select(User), principal)
     if role is not None:
         query = query.where(User.role == role)
@@ -52,7 +65,7 @@ async def list_users(
                 func.lower(User.full_name).contains(needle, autoescape=True),
             )
         )
-    return await paginate(session, query.options(*loaded()), page, User.created_at.desc(), User.id.desc())
+    return query
 
 
 async def get_user(session: AsyncSession, principal: Principal, user_id: int) -> User:

@@ -16,7 +16,8 @@ from leadflow.administration.dependencies import Runtime
 from leadflow.audit import service as audit
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.client import Client
-from leadflow.platform.dependencies import Paging, Session, component
+from leadflow.platform.dependencies import ListExport, Paging, Session, component
+from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import Page
@@ -30,17 +31,27 @@ Users = Annotated[UserService, Depends(component("users", UserService))]
 
 
 # Users ----------------------------------------------------------------------------------------------------------
-@router.get("/users", response_model=Page[schemas.UserListItem], summary="List accounts in your scope")
+@router.get(
+    "/users",
+    response_model=Page[schemas.UserListItem],
+    responses=CSV_RESPONSES,
+    summary="List accounts in your scope (format=csv for all of them)",
+)
 async def list_users(
     principal: UserManager,
     session: Session,
     paging: Paging,
+    export: ListExport,
     role: Role | None = None,
     status: UserStatus | None = None,
     city_id: IdQuery = None,
     q: SearchQuery = None,
-) -> dict[str, Any]:
-    rows, total = await reads.list_users(session, principal, paging, role=role, status=status, city_id=city_id, q=q)
+) -> Any:
+    filters: dict[str, Any] = {"role": role, "status": status, "city_id": city_id, "q": q}
+    if export.csv:
+        batches = reads.export_users(session, principal, **filters)
+        return csv_response("users", schemas.USER_CSV_COLUMNS, export.lang, batches, schemas.user_csv_item)
+    rows, total = await reads.list_users(session, principal, paging, **filters)
     return paging.envelope(rows, total)
 
 
@@ -127,13 +138,15 @@ async def update_master(
 @router.get(
     "/audit-log",
     response_model=Page[schemas.AuditEntryOut],
-    summary="Security-relevant actions, newest first (admin)",
+    responses=CSV_RESPONSES,
+    summary="Security-relevant actions, newest first (admin; format=csv for all of them)",
     description="Logins (ok, failed, locked), logouts, password and role changes, blocks, 2FA and settings changes.",
 )
 async def audit_log(
     _: AdminOnly,
     session: Session,
     paging: Paging,
+    export: ListExport,
     runtime: Runtime,
     action: Annotated[str | None, Query(max_length=50)] = None,
     actor_id: IdQuery = None,
@@ -141,16 +154,18 @@ async def audit_log(
     login: Annotated[str | None, Query(max_length=100)] = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-) -> dict[str, Any]:
-    rows, total = await audit.list_entries(
-        session,
-        paging,
-        zone=runtime.business_timezone,
-        action=action,
-        actor_id=actor_id,
-        result=result,
-        login=login,
-        date_from=date_from,
-        date_to=date_to,
-    )
+) -> Any:
+    filters: dict[str, Any] = {
+        "action": action,
+        "actor_id": actor_id,
+        "result": result,
+        "login": login,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    zone = runtime.business_timezone
+    if export.csv:
+        batches = audit.export_entries(session, zone=zone, **filters)
+        return csv_response("audit-log", schemas.AUDIT_CSV_COLUMNS, export.lang, batches, schemas.audit_csv_item)
+    rows, total = await audit.list_entries(session, paging, zone=zone, **filters)
     return paging.envelope(rows, total)

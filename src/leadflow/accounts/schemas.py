@@ -6,6 +6,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from leadflow.accounts.models import Role, UserStatus
+from leadflow.platform.export import Column
 from leadflow.platform.schemas import (
     CompanyShare,
     Id,
@@ -202,3 +203,44 @@ class AuditEntryOut(OutputModel):
     ip: str | None
     user_agent: str | None
     data: dict[str, Any] | None
+
+
+# The CSV exports of GET /users and GET /audit-log: the list items' keys (dotted into a master's profile), Russian and
+# English headers. A master's passport is never in a list, so never in its CSV either.
+USER_CSV_COLUMNS: list[Column] = [
+    ("id", "№", "ID"),
+    ("login", "Логин", "Login"),
+    ("full_name", "ФИО", "Full name"),
+    ("role", "Роль", "Role"),
+    ("status", "Статус", "Status"),
+    ("city_ids", "Города (id)", "City IDs"),
+    ("created_at", "Создан (UTC)", "Created (UTC)"),
+    ("last_login_at", "Последний вход (UTC)", "Last login (UTC)"),
+    ("master.city_id", "Город мастера (id)", "Master city ID"),
+    ("master.phone", "Телефон мастера", "Master phone"),
+    ("master.birth_date", "Дата рождения", "Birth date"),
+    ("master.telegram_chat_id", "Telegram", "Telegram chat ID"),
+    ("master.company_share", "Доля компании", "Company share"),
+    ("master.notes", "Заметки", "Notes"),
+]
+AUDIT_CSV_COLUMNS: list[Column] = [
+    ("id", "№", "ID"),
+    ("at", "Время (UTC)", "At (UTC)"),
+    ("actor_id", "Кто (id)", "Actor ID"),
+    ("action", "Действие", "Action"),
+    ("result", "Результат", "Result"),
+    ("target_type", "Объект", "Target type"),
+    ("target_id", "Объект (id)", "Target ID"),
+    ("login", "Логин", "Login"),
+    ("ip", "IP", "IP"),
+    ("user_agent", "User-Agent", "User agent"),
+    ("data", "Данные", "Data"),
+]
+
+
+def user_csv_item(row: Any) -> dict[str, Any]:
+    return UserListItem.model_validate(row).model_dump(mode="json")
+
+
+def audit_csv_item(row: Any) -> dict[str, Any]:
+    return AuditEntryOut.model_validate(row).model_dump(mode="json")

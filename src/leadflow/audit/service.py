@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.audit.models import AuditLog
 from leadflow.platform.client import ClientInfo
-from leadflow.platform.db import matching, paginate, within
+from leadflow.platform.db import matching, paginate, stream, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
 
@@ -43,9 +43,22 @@ def record(
     )
 
 
+ENTRY_ORDER = (AuditLog.at.desc(), AuditLog.id.desc())
+
+
 async def list_entries(
-    session: AsyncSession,
-    page: PageParams,
+    session: AsyncSession, page: PageParams, *, zone: str, **filters: Any
+) -> tuple[Sequence[AuditLog], int]:
+    """The audit log, newest first, for admins."""
+    return await paginate(session, _entries(zone=zone, **filters), page, *ENTRY_ORDER)
+
+
+def export_entries(session: AsyncSession, *, zone: str, **filters: Any) -> AsyncIterator[Sequence[AuditLog]]:
+    """Every entry the list would show, in its order, in batches (the CSV export)."""
+    return stream(session, _entries(zone=zone, **filters), *ENTRY_ORDER)
+
+
+def _entries(
     *,
     zone: str,
     action: str | None = None,
@@ -54,8 +67,7 @@ async def list_entries(
     login: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-) -> tuple[Sequence[AuditLog], int]:
-    """The audit log, newest first, for admins."""
+) -> Select[AuditLog]:
     query = matching(
         select(AuditLog),
         (AuditLog.action, action),
@@ -63,5 +75,4 @@ async def list_entries(
         (AuditLog.result, result),
         (AuditLog.login, login.lower() if login is not None else None),
     )
-    query = within(query, AuditLog.at, *utc_bounds(date_from, date_to, zone))
-    return await paginate(session, query, page, AuditLog.at.desc(), AuditLog.id.desc())
+    return within(query, AuditLog.at, *utc_bounds(date_from, date_to, zone))

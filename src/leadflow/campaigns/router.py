@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query, Response
 from leadflow.accounts.models import CAMPAIGN_READERS, CAMPAIGN_WRITERS
 from leadflow.accounts.policies import Principal, require_roles
 from leadflow.campaigns import service
-from leadflow.campaigns.schemas import CampaignCreate, CampaignOut, CampaignUpdate
+from leadflow.campaigns.schemas import CSV_COLUMNS, CampaignCreate, CampaignOut, CampaignUpdate, csv_item
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.dependencies import ListExport, Paging, Session
+from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import Page
@@ -21,19 +22,27 @@ Reader = Annotated[Principal, Depends(require_roles(*CAMPAIGN_READERS))]
 Writer = Annotated[Principal, Depends(require_roles(*CAMPAIGN_WRITERS))]
 
 
-@router.get("/campaigns", response_model=Page[CampaignOut], summary="List campaigns in your cities")
+@router.get(
+    "/campaigns",
+    response_model=Page[CampaignOut],
+    responses=CSV_RESPONSES,
+    summary="List campaigns in your cities (format=csv for all of them)",
+)
 async def list_campaigns(
     principal: Reader,
     session: Session,
     paging: Paging,
+    export: ListExport,
     city_id: IdQuery = None,
     channel: Annotated[str | None, Query(max_length=50)] = None,
     active: bool | None = None,
     q: SearchQuery = None,
-) -> dict[str, Any]:
-    rows, total = await service.list_campaigns(
-        session, principal, paging, city_id=city_id, channel=channel, active=active, q=q
-    )
+) -> Any:
+    filters: dict[str, Any] = {"city_id": city_id, "channel": channel, "active": active, "q": q}
+    if export.csv:
+        batches = service.export_campaigns(session, principal, **filters)
+        return csv_response("campaigns", CSV_COLUMNS, export.lang, batches, csv_item)
+    rows, total = await service.list_campaigns(session, principal, paging, **filters)
     return paging.envelope(rows, total)
 
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
+from leadflow.platform.export import Column
 from leadflow.platform.schemas import Id, InputModel, OutputModel, PatchModel, Phone, UtcDateTime
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -18,6 +19,22 @@ class CampaignOut(OutputModel):
     phone: str
     active: bool
     created_at: UtcDateTime
+
+
+# The CSV export of GET /campaigns: the list item's keys, Russian and English headers.
+CSV_COLUMNS: list[Column] = [
+    ("id", "№", "ID"),
+    ("city_id", "Город (id)", "City ID"),
+    ("name", "Название", "Name"),
+    ("channel", "Канал", "Channel"),
+    ("phone", "Номер", "Tracking number"),
+    ("active", "Активна", "Active"),
+    ("created_at", "Создана (UTC)", "Created (UTC)"),
+]
+
+
+def csv_item(row: Any) -> dict[str, Any]:
+    return CampaignOut.model_validate(row).model_dump(mode="json")
 
 
 class CampaignCreate(InputModel):

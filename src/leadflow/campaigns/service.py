@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
 from leadflow.campaigns.models import Campaign
 from leadflow.campaigns.schemas import CampaignCreate, CampaignUpdate
 from leadflow.catalog import service as catalog
-from leadflow.platform.db import paginate, unit_of_work, utcnow
+from leadflow.platform.db import paginate, stream, unit_of_work, utcnow
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
 from leadflow.platform.schemas import PageParams
 
@@ -30,16 +31,29 @@ def _visible(principal: Principal) -> Select[Campaign]:
     return scoped_to_cities(query, Campaign.city_id, principal)
 
 
+CAMPAIGN_ORDER = (Campaign.created_at.desc(), Campaign.id.desc())
+
+
 async def list_campaigns(
-    session: AsyncSession,
+    session: AsyncSession, principal: Principal, page: PageParams, **filters: Any
+) -> tuple[Sequence[Campaign], int]:
+    """One page of the campaigns of the caller's cities (filters: ``_campaigns``), newest first, and their count."""
+    return await paginate(session, _campaigns(principal, **filters), page, *CAMPAIGN_ORDER)
+
+
+def export_campaigns(session: AsyncSession, principal: Principal, **filters: Any) -> AsyncIterator[Sequence[Campaign]]:
+    """Every campaign the list would show, in its order, in batches (the CSV export)."""
+    return stream(session, _campaigns(principal, **filters), *CAMPAIGN_ORDER)
+
+
+def _campaigns(
     principal: Principal,
-    page: PageParams,
     *,
     city_id: int | None = None,
     channel: str | None = None,
     active: bool | None = None,
     q: str | None = None,
-) -> tuple[Sequence[Campaign], int]:
+) -> Select[Campaign]:
     query = _visible(principal)
     if city_id is not None:
         query = query.where(Campaign.city_id == city_id)
@@ -53,7 +67,7 @@ async def list_campaigns(
         if digits:
             conditions.append(Campaign.phone.contains(digits, autoescape=True))
         query = query.where(or_(*conditions))
-    return await paginate(session, query, page, Campaign.created_at.desc(), Campaign.id.desc())
+    return query
 
 
 async def get_campaign(session: AsyncSession, principal: Principal, campaign_id: int) -> Campaign:

@@ -11,13 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.accounts.policies import Principal, require_roles
 from leadflow.administration.dependencies import Runtime
 from leadflow.cash import files_access, service
-from leadflow.cash.schemas import Balance, Kind, TransactionCreate, TransactionOut, TransactionPage, TransactionUpdate
+from leadflow.cash.schemas import (
+    CSV_COLUMNS,
+    Balance,
+    Kind,
+    TransactionCreate,
+    TransactionOut,
+    TransactionPage,
+    TransactionUpdate,
+    csv_item,
+)
 from leadflow.files import service as files
 from leadflow.files.http import accept_upload, multipart_doc
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
-from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.dependencies import ListExport, Paging, Session
+from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdPath, IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
 
@@ -33,11 +43,17 @@ async def _out(session: AsyncSession, transaction: Any, response: Response) -> T
     return out.model_copy(update={"files": [FileOut.model_validate(f) for f in receipts]})
 
 
-@router.get("/transactions", response_model=TransactionPage, summary="List cash-desk transactions, with totals")
+@router.get(
+    "/transactions",
+    response_model=TransactionPage,
+    responses=CSV_RESPONSES,
+    summary="List cash-desk transactions, with totals (format=csv for all of them)",
+)
 async def list_transactions(
     principal: Cashier,
     session: Session,
     paging: Paging,
+    export: ListExport,
     city_id: IdQuery = None,
     type_id: IdQuery = None,
     kind: Kind | None = None,
@@ -47,21 +63,21 @@ async def list_transactions(
     campaign_id: IdQuery = None,
     master_id: IdQuery = None,
     sort: Sort = "-occurred_on",
-) -> dict[str, Any]:
-    rows, total, totals = await service.list_transactions(
-        session,
-        principal,
-        paging,
-        sort,
-        city_id=city_id,
-        type_id=type_id,
-        kind=kind,
-        date_from=date_from,
-        date_to=date_to,
-        request_id=request_id,
-        campaign_id=campaign_id,
-        master_id=master_id,
-    )
+) -> Any:
+    filters: dict[str, Any] = {
+        "city_id": city_id,
+        "type_id": type_id,
+        "kind": kind,
+        "date_from": date_from,
+        "date_to": date_to,
+        "request_id": request_id,
+        "campaign_id": campaign_id,
+        "master_id": master_id,
+    }
+    if export.csv:
+        batches = service.export_transactions(session, principal, sort, **filters)
+        return csv_response("transactions", CSV_COLUMNS, export.lang, batches, csv_item)
+    rows, total, totals = await service.list_transactions(session, principal, paging, sort, **filters)
     return paging.envelope(rows, total, totals=totals)
 
 

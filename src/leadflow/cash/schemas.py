@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
 from leadflow.files.schemas import FileOut
 from leadflow.platform.concurrency import VersionIn
+from leadflow.platform.export import Column
 from leadflow.platform.periods import check_date
 from leadflow.platform.schemas import (
     Id,
@@ -44,6 +45,31 @@ class TransactionItem(OutputModel):
     version: int
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+
+# The CSV export of GET /transactions: the list item's keys (and the type's name), Russian and English headers.
+CSV_COLUMNS: list[Column] = [
+    ("id", "№", "ID"),
+    ("occurred_on", "Дата", "Date"),
+    ("city_id", "Город (id)", "City ID"),
+    ("type_id", "Тип (id)", "Type ID"),
+    ("type_name", "Тип", "Type"),
+    ("kind", "Вид", "Kind"),
+    ("amount", "Сумма", "Amount"),
+    ("payment_reason", "Основание", "Payment reason"),
+    ("notes", "Примечание", "Notes"),
+    ("request_id", "Заявка (id)", "Request ID"),
+    ("campaign_id", "Кампания (id)", "Campaign ID"),
+    ("master_id", "Мастер (id)", "Master ID"),
+    ("created_by_id", "Автор (id)", "Created by ID"),
+    ("created_at", "Создана (UTC)", "Created (UTC)"),
+    ("updated_at", "Изменена (UTC)", "Updated (UTC)"),
+]
+
+
+def csv_item(row: Any) -> dict[str, Any]:
+    """A transaction's CSV row: its list item, and the name of its type."""
+    return {**TransactionItem.model_validate(row).model_dump(mode="json"), "type_name": row.type.name}
 
 
 class TransactionOut(TransactionItem):

@@ -4,13 +4,13 @@ domain books through :func:`sync_handover` inside its own database transaction."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from leadflow.accounts import service as accounts
 from leadflow.accounts.models import MANAGERS
@@ -21,7 +21,7 @@ from leadflow.cash.schemas import TransactionCreate, TransactionUpdate
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import MASTER_HANDOVER, TransactionType
 from leadflow.platform.concurrency import check_version
-from leadflow.platform.db import unit_of_work, utcnow
+from leadflow.platform.db import stream, unit_of_work, utcnow
 from leadflow.platform.money import ZERO, to_money
 from leadflow.platform.periods import check_range, month_to_date
 from leadflow.platform.problems import Conflict, FieldError, Forbidden, NotFound, ValidationProblem
@@ -92,14 +92,27 @@ async def list_transactions(
     count, income_sum, expense_sum = (
         await session.execute(query.with_only_columns(func.count(), func.sum(income), func.sum(expense)))
     ).one()
-    column = SORTS[sort.lstrip("-")]
-    order = (column.desc(), Transaction.id.desc()) if sort.startswith("-") else (column.asc(), Transaction.id.asc())
     rows = await session.scalars(
-        query.options(joinedload(Transaction.type)).order_by(*order).offset(page.offset).limit(page.per_page)
+        query.options(joinedload(Transaction.type)).order_by(*_order(sort)).offset(page.offset).limit(page.per_page)
     )
     totals = {"income": to_money(income_sum), "expense": to_money(expense_sum)}
     totals["net"] = totals["income"] - totals["expense"]
     return rows.unique().all(), int(count), totals
+
+
+def export_transactions(
+    session: AsyncSession, principal: Principal, sort: str = "-occurred_on", **filters: Any
+) -> AsyncIterator[Sequence[Transaction]]:
+    """Every transaction the list would show with these filters, in its order, in batches (the CSV export); the
+    caller and the filters are checked now, the rows read as the caller iterates."""
+    _check_cashier(principal)
+    query = _filtered(principal, **filters).options(contains_eager(Transaction.type))  # _visible joins the type
+    return stream(session, query, *_order(sort))
+
+
+def _order(sort: str) -> tuple[Any, Any]:
+    column = SORTS[sort.lstrip("-")]
+    return (column.desc(), Transaction.id.desc()) if sort.startswith("-") else (column.asc(), Transaction.id.asc())
 
 
 async def get_transaction(session: AsyncSession, principal: Principal, transaction_id: int) -> Transaction:

@@ -17,9 +17,10 @@ from leadflow.files import service
 from leadflow.files.access import Caller, FileAdmin, FileRules, FileRulesDep, OwnerRule, owner_of
 from leadflow.files.http import FILE_CSP, PDF_CSP, Access, StorageUnavailable, byte_range, disposition
 from leadflow.files.models import StoredFile
-from leadflow.files.schemas import Action, FileAccessOut
+from leadflow.files.schemas import ACCESS_CSV_COLUMNS, Action, FileAccessOut, access_csv_item
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.dependencies import Paging, Session, StorageDep
+from leadflow.platform.dependencies import ListExport, Paging, Session, StorageDep
+from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES, Forbidden, NotFound
 from leadflow.platform.schemas import Page
@@ -121,26 +122,34 @@ async def delete_file(
     return Response(status_code=204)
 
 
-@router.get("/file-access-log", response_model=Page[FileAccessOut], summary="Who did what to which file (admin)")
+@router.get(
+    "/file-access-log",
+    response_model=Page[FileAccessOut],
+    responses=CSV_RESPONSES,
+    summary="Who did what to which file (admin; format=csv for all of it)",
+)
 async def file_access_log(
     _: FileAdmin,
     session: Session,
     paging: Paging,
+    export: ListExport,
     rules: FileRulesDep,
     file_id: Annotated[str | None, Query(max_length=64)] = None,
     user_id: IdQuery = None,
     action: Action | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-) -> dict[str, Any]:
-    rows, total = await service.access_log(
-        session,
-        paging,
-        zone=await rules.business_zone(session),
-        file_id=file_id,
-        user_id=user_id,
-        action=action,
-        date_from=date_from,
-        date_to=date_to,
-    )
+) -> Any:
+    filters: dict[str, Any] = {
+        "file_id": file_id,
+        "user_id": user_id,
+        "action": action,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    zone = await rules.business_zone(session)
+    if export.csv:
+        batches = service.export_access_log(session, zone=zone, **filters)
+        return csv_response("file-access-log", ACCESS_CSV_COLUMNS, export.lang, batches, access_csv_item)
+    rows, total = await service.access_log(session, paging, zone=zone, **filters)
     return paging.envelope(rows, total)

@@ -21,11 +21,11 @@ from typing import Any
 
 import filetype
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from leadflow.files.models import LIVE, FileAccess, StoredFile
-from leadflow.platform.db import dialect_insert, paginate, utcnow, within
+from leadflow.platform.db import dialect_insert, paginate, stream, utcnow, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.problems import Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
@@ -337,9 +337,22 @@ def _log(session: AsyncSession, actor: Actor, file_id: str | None, action: str, 
     )
 
 
+ACCESS_ORDER = (FileAccess.at.desc(), FileAccess.id.desc())
+
+
 async def access_log(
-    session: AsyncSession,
-    page: PageParams,
+    session: AsyncSession, page: PageParams, *, zone: str, **filters: Any
+) -> tuple[Sequence[FileAccess], int]:
+    """One page of the file access log (filters: ``_access``), newest first, and its count."""
+    return await paginate(session, _access(zone=zone, **filters), page, *ACCESS_ORDER)
+
+
+def export_access_log(session: AsyncSession, *, zone: str, **filters: Any) -> AsyncIterator[Sequence[FileAccess]]:
+    """Every line the list would show, in its order, in batches (the CSV export)."""
+    return stream(session, _access(zone=zone, **filters), *ACCESS_ORDER)
+
+
+def _access(
     *,
     zone: str,
     file_id: str | None = None,
@@ -347,7 +360,7 @@ async def access_log(
     action: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-) -> tuple[Sequence[FileAccess], int]:
+) -> Select[FileAccess]:
     query = select(FileAccess)
     if file_id is not None:
         query = query.where(FileAccess.file_id == file_id)
@@ -355,8 +368,7 @@ async def access_log(
         query = query.where(FileAccess.user_id == user_id)
     if action is not None:
         query = query.where(FileAccess.action == action)
-    query = within(query, FileAccess.at, *utc_bounds(date_from, date_to, zone))
-    return await paginate(session, query, page, FileAccess.at.desc(), FileAccess.id.desc())
+    return within(query, FileAccess.at, *utc_bounds(date_from, date_to, zone))
 
 
 # Personal data (SPEC §11) -------------------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+import anyio
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import DateTime, MetaData, Numeric, Select, event, func, make_url, text
@@ -323,6 +324,32 @@ async def paginate(session: AsyncSession, query: Select[T], page: Any, *order: A
     total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
     rows = await session.scalars(query.order_by(*order).offset(page.offset).limit(page.per_page))
     return rows.all(), int(total or 0)
+
+
+EXPORT_BATCH = 1000
+
+
+async def stream(
+    session: AsyncSession, query: Select[T], *order: Any, batch: int = EXPORT_BATCH
+) -> AsyncGenerator[Sequence[T]]:
+    """Every row of ``query`` in ``order``, ``batch`` rows at a time, from a server-side cursor (``yield_per``): an
+    export of a million rows holds one batch, not the result. Eager loaders run once per batch (``selectinload``), and
+    the session's identity map keeps no batch alive once the caller lets go of it."""
+    result = await session.stream_scalars(query.order_by(*order).execution_options(yield_per=batch))
+    parts = result.partitions()
+    try:
+        while True:
+            # A client that goes away cancels the response. A fetch cancelled midway would leave the connection in an
+            # unknown state (SQLAlchemy then discards it, logging an error), so each batch is fetched whole and the
+            # cancellation takes effect right after it; the cursor is closed in any case.
+            with anyio.CancelScope(shield=True):
+                part = await anext(parts, None)
+            if part is None:
+                return
+            yield part
+    finally:
+        with anyio.CancelScope(shield=True):
+            await result.close()
 
 
 async def serialize(session: AsyncSession, namespace: str, key: str) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
 from leadflow.platform.jobs import Jobs
-from leadflow.platform.params import page_params
+from leadflow.platform.params import ExportParams, list_export, page_params
 from leadflow.platform.ratelimit import RateLimiter
 from leadflow.platform.schemas import PageParams
 from leadflow.platform.security import Signer
@@ -60,6 +60,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 Session = Annotated[AsyncSession, Depends(get_session)]
 Paging = Annotated[PageParams, Depends(page_params)]
+ListExport = Annotated[ExportParams, Depends(list_export)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 CacheDep = Annotated[Cache, Depends(get_cache)]

@@ -9,10 +9,12 @@ until it is older than the retry period, then ``gave_up``. An operator can link 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +25,7 @@ from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
 from leadflow.files import service as files
 from leadflow.files.models import StoredFile
-from leadflow.platform.db import matching, paginate, utcnow
+from leadflow.platform.db import matching, paginate, stream, utcnow
 from leadflow.platform.problems import Conflict, Forbidden, NotFound, Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
 from leadflow.platform.storage import Storage
@@ -186,6 +188,9 @@ async def may_read(session: AsyncSession, principal: Principal, recording_id: in
     return found is not None
 
 
+RECORDING_ORDER = (CallRecording.started_at.desc(), CallRecording.id.desc())
+
+
 async def list_recordings(
     session: AsyncSession,
     principal: Principal,
@@ -195,14 +200,40 @@ async def list_recordings(
     request_id: int | None = None,
     city_id: int | None = None,
 ) -> tuple[Sequence[CallRecording], dict[int, StoredFile], int]:
-    query = matching(
+    query = _recordings(principal, link_state=link_state, request_id=request_id, city_id=city_id)
+    rows, total = await paginate(session, query, page, *RECORDING_ORDER)
+    return rows, await files.files_of_recordings(session, [r.id for r in rows]), total
+
+
+def export_recordings(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    link_state: str | None = None,
+    request_id: int | None = None,
+    city_id: int | None = None,
+) -> AsyncIterator[Sequence[tuple[CallRecording, StoredFile | None]]]:
+    """Every recording the list would show, in its order, in batches of (recording, its audio file) (the CSV
+    export). The caller's role is checked now; the rows and their files are read as the caller iterates."""
+    query = _recordings(principal, link_state=link_state, request_id=request_id, city_id=city_id)
+
+    async def batches() -> AsyncIterator[Sequence[tuple[CallRecording, StoredFile | None]]]:
+        async with aclosing(stream(session, query, *RECORDING_ORDER)) as recordings:
+            async for rows in recordings:
+                with anyio.CancelScope(shield=True):  # not cancelled midway, as the batch itself (platform.db.stream)
+                    audio = await files.files_of_recordings(session, [r.id for r in rows])
+                yield [(r, audio.get(r.id)) for r in rows]
+
+    return batches()
+
+
+def _recordings(principal: Principal, *, link_state: str | None, request_id: int | None, city_id: int | None) -> Any:
+    return matching(
         _visible(principal),
         (CallRecording.link_state, link_state),
         (CallRecording.request_id, request_id),
         (CallRecording.city_id, city_id),
     )
-    rows, total = await paginate(session, query, page, CallRecording.started_at.desc(), CallRecording.id.desc())
-    return rows, await files.files_of_recordings(session, [r.id for r in rows]), total
 
 
 async def recordings_of_request(

@@ -1,14 +1,12 @@
-"""Reports as CSV: UTF-8 with a BOM (so that Excel reads Cyrillic), RFC 4180 quoting and CRLF line ends, headers in
-Russian or English, one row per item and a totals row."""
+"""Reports as CSV (the shared rules of ``platform.export``: UTF-8 with a BOM, RFC 4180 quoting and CRLF line ends,
+headers in Russian or English, formulas neutralized): one row per item and a totals row."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
-# Per report: (key in the item, possibly dotted into a nested object; Russian header; English header).
-Column = tuple[str, str, str]
+from leadflow.platform import export
+from leadflow.platform.export import Column
 
 _MONEY_CITY: list[Column] = [
     ("revenue", "Выручка", "Revenue"),
@@ -90,58 +88,10 @@ COLUMNS: dict[str, list[Column]] = {
 TOTAL = {"ru": "Итого", "en": "Total"}
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _value(row: dict[str, Any], path: str) -> Any:
-    value: Any = row
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _is_number(value):
-        # A name such as "=HYPERLINK(...)" would run as a formula in a spreadsheet: keep it text (OWASP CSV injection).
-        return "'" + value
-    return value
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def to_csv(report: str, body: dict[str, Any], lang: str) -> bytes:
-    """``body`` is the report as JSON (``model_dump(mode="json")``): money and rates are already strings."""
+    """``body`` is the report as JSON (``model_dump(mode="json")``): money and rates are already strings. One row per
+    item, then the totals row, its first cell saying so."""
     columns = COLUMNS[report]
-    english = lang == "en"
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")  # the csv module quotes RFC 4180 style: "" inside quotes
-    writer.writerow([en if english else ru for _, ru, en in columns])
-    for item in body["items"]:
-        writer.writerow([_value(item, key) for key, _, _ in columns])
-    totals = [_value(body["totals"], key) for key, _, _ in columns]
+    totals = export.row(columns, body["totals"])
     totals[0] = TOTAL[lang]
-    writer.writerow(totals)
-    return "\ufeff".encode() + out.getvalue().encode("utf-8")
-
-
-def language(lang: str | None, accept_language: str | None) -> str:
-    """``lang`` when given; else Russian when Accept-Language prefers it to English; else English."""
-    if lang:
-        return lang
-    best, best_q = "en", -1.0
-    for part in (accept_language or "").split(","):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        if params.strip().startswith("q="):
-            try:
-                q = float(params.strip()[2:])
-            except ValueError:
-                continue
-        primary = tag.strip().lower().split("-")[0]
-        if primary in ("ru", "en") and q > best_q:
-            best, best_q = primary, q
-    return best
+    return export.document(columns, lang, [*(export.row(columns, item) for item in body["items"]), totals])

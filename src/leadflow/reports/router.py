@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel
 
 from leadflow.accounts.policies import Principal, current_principal
@@ -12,18 +12,15 @@ from leadflow.administration.dependencies import Runtime
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import release
 from leadflow.platform.dependencies import CacheDep, DatabaseDep, Session
-from leadflow.platform.params import IdQuery
+from leadflow.platform.export import CSV_RESPONSES, MEDIA_TYPE, attachment, language
+from leadflow.platform.params import AcceptLanguage, IdQuery, LangQuery, ReportFormat
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.reports import schemas, service
-from leadflow.reports.export import language, to_csv
+from leadflow.reports.export import to_csv
 from leadflow.reports.params import DateFrom, DateTo, report_query
 
 router = APIRouter(prefix=API_PREFIX, tags=["reports"], responses=PROBLEM_RESPONSES)
 SignedIn = Annotated[Principal, Depends(current_principal)]
-Format = Annotated[Literal["json", "csv"], Query(description="`json` (default) or `csv` (UTF-8 with BOM).")]
-Lang = Annotated[
-    Literal["ru", "en"] | None, Query(description="CSV header language; default from Accept-Language, else English.")
-]
 
 MODELS: dict[str, type[BaseModel]] = {
     "cities": schemas.CitiesReport,
@@ -46,9 +43,6 @@ READ_BY = {
     "operators": "admin, directors (their cities), an operator (their own row)",
     "summary": "admin, directors and marketers (their cities)",
 }
-CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The report."}
-}
 
 
 def _mount(name: str) -> None:
@@ -61,9 +55,9 @@ def _mount(name: str) -> None:
         date_from: DateFrom = None,
         date_to: DateTo = None,
         city_id: IdQuery = None,
-        format: Format = "json",
-        lang: Lang = None,
-        accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+        format: ReportFormat = "json",
+        lang: LangQuery = None,
+        accept_language: AcceptLanguage = None,
     ) -> Any:
         await release(session)  # the report reads on sessions of its own
         query = report_query(date_from, date_to, city_id)
@@ -73,8 +67,8 @@ def _mount(name: str) -> None:
             filename = f"{name}-{period['date_from']}-{period['date_to']}.csv"
             return Response(
                 to_csv(name, body, language(lang, accept_language)),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+                media_type=MEDIA_TYPE,
+                headers=attachment(filename),
             )
         return body
 
@@ -83,7 +77,7 @@ def _mount(name: str) -> None:
         endpoint,
         methods=["GET"],
         response_model=MODELS[name],
-        responses=CSV_RESPONSE,
+        responses=CSV_RESPONSES,
         summary=SUMMARIES[name],
         description=(
             f"Read by {READ_BY[name]}. Aggregated in SQL over every matching row; periods in each city's time zone; "

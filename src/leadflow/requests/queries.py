@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +17,7 @@ from leadflow.accounts.models import MasterProfile, Role, User, UserStatus
 from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
 from leadflow.accounts.scope import masters_query
 from leadflow.catalog import service as catalog
-from leadflow.platform.db import matching, paginate, within
+from leadflow.platform.db import matching, paginate, stream, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import Forbidden, NotFound
@@ -138,13 +138,25 @@ async def list_requests(
 ) -> tuple[Sequence[Request], int]:
     """One page and the count of every matching row; filters and order in SQL, on the partial list indexes."""
     query = await _filtered(session, principal, filters, business_zone)
+    # selectinload: the page itself stays an index scan with LIMIT; the nested objects come in one query each.
+    return await paginate(session, query.options(*_loaded(selectinload)), page, *_order(sort))
+
+
+async def export_requests(
+    session: AsyncSession, principal: Principal, filters: Filters, *, sort: str = "-created_at", business_zone: str
+) -> AsyncIterator[Sequence[Request]]:
+    """Every request the list would show with these filters, in its order, in batches (the CSV export). The filters
+    are checked now (a refused search is refused before any row is sent); the rows are read as the caller iterates."""
+    query = await _filtered(session, principal, filters, business_zone)
+    return stream(session, query.options(*_loaded(selectinload)), *_order(sort))
+
+
+def _order(sort: str) -> tuple[Any, Any]:
     column = SORTS[sort.lstrip("-")]
     ordered = column.desc() if sort.startswith("-") else column.asc()
     if column in NULLABLE_SORTS:  # requests without a visit or callback time go last, in either direction
         ordered = ordered.nulls_last()
-    tie = Request.id.desc() if sort.startswith("-") else Request.id.asc()
-    # selectinload: the page itself stays an index scan with LIMIT; the nested objects come in one query each.
-    return await paginate(session, query.options(*_loaded(selectinload)), page, ordered, tie)
+    return ordered, Request.id.desc() if sort.startswith("-") else Request.id.asc()
 
 
 async def get_request(session: AsyncSession, principal: Principal, request_id: int) -> Request:
@@ -286,7 +298,8 @@ async def master_load(
         raise NotFound(f"No city with id {city_id}.")
     zone = await catalog.city_zone(session, city_id, business_zone)
     start, end = utc_bounds(day, day, zone)
-    assert start is not None and end is not None  # both bounds of a given day
+    assert start is not None  # both bounds of a given day
+    assert end is not None
     return await _load_between(session, principal, city_id, start, end)
 
 

@@ -16,7 +16,8 @@ from leadflow.files.http import accept_upload, multipart_doc
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
-from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.dependencies import ListExport, Paging, Session
+from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
 from leadflow.platform.schemas import Page
@@ -25,6 +26,7 @@ from leadflow.recordings.schemas import RecordingOut
 from leadflow.requests import earnings, editing, files_access, intake, queries, transitions, workflow
 from leadflow.requests.models import Request as RequestRow
 from leadflow.requests.schemas import (
+    CSV_COLUMNS,
     Earnings,
     EventOut,
     MoveOut,
@@ -34,6 +36,7 @@ from leadflow.requests.schemas import (
     RequestUpdate,
     StatusOut,
     TransitionIn,
+    csv_item,
     shown_to,
 )
 from leadflow.requests.workflow import Queue, Status
@@ -62,12 +65,16 @@ async def request_out(session: AsyncSession, principal: Principal, row: RequestR
 
 
 @router.get(
-    "/requests", response_model=Page[RequestListItem], summary="List requests (every filter applied on the server)"
+    "/requests",
+    response_model=Page[RequestListItem],
+    responses=CSV_RESPONSES,
+    summary="List requests (every filter applied on the server; format=csv for all of them)",
 )
 async def list_requests(
     principal: SignedIn,
     session: Session,
     paging: Paging,
+    export: ListExport,
     runtime: Runtime,
     queue: Annotated[
         Literal["intake", "work"] | None, Query(description="intake or work (refused requests are in both).")
@@ -83,7 +90,7 @@ async def list_requests(
     date_to: DateQuery = None,
     date_field: Literal["created_at", "visit_at"] = "created_at",
     sort: Sort = Query("-created_at", description="Newest first by default; the id breaks ties."),
-) -> dict[str, Any]:
+) -> Any:
     zone = runtime.business_timezone
     filters = queries.Filters(
         queue=Queue(queue) if queue else None,
@@ -98,6 +105,11 @@ async def list_requests(
         date_to=date_to,
         date_field=date_field,
     )
+    if export.csv:
+        batches = await queries.export_requests(session, principal, filters, sort=sort, business_zone=zone)
+        return csv_response(
+            "requests", CSV_COLUMNS, export.lang, batches, lambda row: csv_item(principal.role, row, export.lang)
+        )
     rows, total = await queries.list_requests(session, principal, paging, filters, sort=sort, business_zone=zone)
     return paging.envelope([shown_to(principal.role, RequestListItem.model_validate(r)) for r in rows], total)
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, computed_field
 from leadflow.accounts.models import Role
 from leadflow.files.schemas import FileOut
 from leadflow.platform.concurrency import VersionIn
+from leadflow.platform.export import Column
 from leadflow.platform.schemas import (
     AwareDateTime,
     Id,
@@ -125,6 +126,50 @@ def shown_to(role: str, item: Shown) -> Shown:
     if role != Role.marketer:
         return item
     return item.model_copy(update=dict.fromkeys(MARKETER_HIDDEN))
+
+
+# The CSV export of GET /requests: keys of the list item (dotted into its nested objects), Russian and English headers.
+CSV_COLUMNS: list[Column] = [
+    ("id", "№", "ID"),
+    ("created_at", "Создана (UTC)", "Created (UTC)"),
+    ("status", "Статус (код)", "Status (code)"),
+    ("status_label", "Статус", "Status"),
+    ("source", "Источник", "Source"),
+    ("city_id", "Город (id)", "City ID"),
+    ("city.name", "Город", "City"),
+    ("campaign_id", "Кампания (id)", "Campaign ID"),
+    ("campaign.name", "Кампания", "Campaign"),
+    ("request_type.code", "Тип заявки", "Request type"),
+    ("direction.name", "Направление", "Direction"),
+    ("client_phone", "Телефон клиента", "Client phone"),
+    ("client_name", "Имя клиента", "Client name"),
+    ("address", "Адрес", "Address"),
+    ("visit_at", "Время визита (UTC)", "Visit at (UTC)"),
+    ("problem", "Проблема", "Problem"),
+    ("master_id", "Мастер (id)", "Master ID"),
+    ("master.full_name", "Мастер", "Master"),
+    ("master_notes", "Заметки мастера", "Master notes"),
+    ("result", "Итог", "Result"),
+    ("expenses", "Расход", "Expenses"),
+    ("net_amount", "Чистыми", "Net amount"),
+    ("master_handover", "Сдача", "Master handover"),
+    ("company_share", "Доля компании", "Company share"),
+    ("ats_number", "Номер АТС", "ATS number"),
+    ("operator_id", "Оператор (id)", "Operator ID"),
+    ("call_center_notes", "Заметки колл-центра", "Call-center notes"),
+    ("callback_at", "Перезвонить (UTC)", "Call back at (UTC)"),
+    ("status_changed_at", "Статус изменён (UTC)", "Status changed (UTC)"),
+    ("completed_at", "Выполнена (UTC)", "Completed (UTC)"),
+    ("updated_at", "Изменена (UTC)", "Updated (UTC)"),
+]
+
+
+def csv_item(role: str, row: Any, lang: str) -> dict[str, Any]:
+    """A request's CSV row: its list item as this role reads it (``shown_to``: a marketer's client fields are empty),
+    with the status label in the language of the headers."""
+    item = shown_to(role, RequestListItem.model_validate(row)).model_dump(mode="json")
+    item["status_label"] = label(item["status"], lang)
+    return item
 
 
 class RequestCreate(InputModel):

@@ -61,8 +61,10 @@ ON_BOARD = frozenset({Status.awaiting_acceptance, Status.done}) | WITH_MASTER
 NOT_STARTED = frozenset({Status.awaiting_dispatch, Status.awaiting_acceptance, Status.accepted})
 
 
-def label(status: str) -> str:
-    return STATUSES[Status(status)][0]
+def label(status: str, lang: str = "ru") -> str:
+    """The Russian label (what every answer carries), or the English one with ``lang="en"`` (English CSV)."""
+    ru, en, _ = STATUSES[Status(status)]
+    return en if lang == "en" else ru
 
 
 def label_en(status: str) -> str:

@@ -14,14 +14,15 @@ from leadflow.accounts.policies import Principal, require_roles
 from leadflow.administration.dependencies import Runtime
 from leadflow.catalog import service as catalog
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.dependencies import Paging, Session
+from leadflow.platform.dependencies import ListExport, Paging, Session
+from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES, NotFound, Problem
 from leadflow.platform.schemas import Page
 from leadflow.telephony import service
 from leadflow.telephony.providers import MalformedWebhook, Provider, TelephonyNotConfigured
 from leadflow.telephony.registry import KNOWN
-from leadflow.telephony.schemas import CallOut, Outcome, WebhookAnswer
+from leadflow.telephony.schemas import CSV_COLUMNS, CallOut, Outcome, WebhookAnswer, csv_item
 
 log = structlog.get_logger("leadflow.telephony")
 
@@ -93,11 +94,17 @@ async def webhook(provider: str, event: str, request: Request, session: Session,
     return WebhookAnswer(status="ignored" if outcome is None else "accepted", outcome=outcome)
 
 
-@router.get("/calls", response_model=Page[CallOut], summary="List telephony calls (admin, director, operator)")
+@router.get(
+    "/calls",
+    response_model=Page[CallOut],
+    responses=CSV_RESPONSES,
+    summary="List telephony calls (admin, director, operator; format=csv for all of them)",
+)
 async def list_calls(
     principal: CallReader,
     session: Session,
     paging: Paging,
+    export: ListExport,
     runtime: Runtime,
     outcome: Outcome | None = None,
     city_id: IdQuery = None,
@@ -110,20 +117,20 @@ async def list_calls(
         ),
     ] = None,
     date_to: Annotated[dt.date | None, Query(description="Calls started on or before this date, inclusive.")] = None,
-) -> dict[str, Any]:
+) -> Any:
     zone = (
         await catalog.city_zone(session, city_id, runtime.business_timezone) if city_id else runtime.business_timezone
     )
-    rows, total = await service.list_calls(
-        session,
-        principal,
-        paging,
-        zone=zone,
-        outcome=outcome,
-        city_id=city_id,
-        campaign_id=campaign_id,
-        request_id=request_id,
-        date_from=date_from,
-        date_to=date_to,
-    )
+    filters: dict[str, Any] = {
+        "outcome": outcome,
+        "city_id": city_id,
+        "campaign_id": campaign_id,
+        "request_id": request_id,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    if export.csv:
+        batches = service.export_calls(session, principal, zone=zone, **filters)
+        return csv_response("calls", CSV_COLUMNS, export.lang, batches, csv_item)
+    rows, total = await service.list_calls(session, principal, paging, zone=zone, **filters)
     return paging.envelope(rows, total)

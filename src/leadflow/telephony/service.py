@@ -9,7 +9,7 @@ with SQL that keeps the earliest start and answer and the latest end whatever or
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import structlog
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.accounts.models import INTAKE_WRITERS
 from leadflow.accounts.policies import Principal, scoped_to_known_cities
 from leadflow.campaigns import service as campaigns
-from leadflow.platform.db import dialect_insert, matching, paginate, serialize, utcnow, within
+from leadflow.platform.db import dialect_insert, matching, paginate, serialize, stream, utcnow, within
 from leadflow.platform.events import Notification, announce
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.schemas import PageParams
@@ -148,10 +148,8 @@ def _visible(principal: Principal) -> Any:
     return scoped_to_known_cities(select(Call), Call.city_id, principal)
 
 
-async def list_calls(
-    session: AsyncSession,
+def _calls(
     principal: Principal,
-    page: PageParams,
     *,
     zone: str,
     outcome: str | None = None,
@@ -160,7 +158,7 @@ async def list_calls(
     request_id: int | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-) -> tuple[Sequence[Call], int]:
+) -> Any:
     query = matching(
         _visible(principal),
         (Call.outcome, outcome),
@@ -168,8 +166,24 @@ async def list_calls(
         (Call.campaign_id, campaign_id),
         (Call.request_id, request_id),
     )
-    query = within(query, Call.started_at, *utc_bounds(date_from, date_to, zone))
-    return await paginate(session, query, page, Call.started_at.desc(), Call.id.desc())
+    return within(query, Call.started_at, *utc_bounds(date_from, date_to, zone))
+
+
+CALL_ORDER = (Call.started_at.desc(), Call.id.desc())
+
+
+async def list_calls(
+    session: AsyncSession, principal: Principal, page: PageParams, *, zone: str, **filters: Any
+) -> tuple[Sequence[Call], int]:
+    """One page of the calls in the caller's cities (filters: ``_calls``), newest first, and their count."""
+    return await paginate(session, _calls(principal, zone=zone, **filters), page, *CALL_ORDER)
+
+
+def export_calls(
+    session: AsyncSession, principal: Principal, *, zone: str, **filters: Any
+) -> AsyncIterator[Sequence[Call]]:
+    """Every call the list would show, in its order, in batches (the CSV export)."""
+    return stream(session, _calls(principal, zone=zone, **filters), *CALL_ORDER)
 
 
 async def find_call(session: AsyncSession, caller: str, around: dt.datetime, window: dt.timedelta) -> Call | None:
