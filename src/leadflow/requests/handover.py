@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from leadflow.accounts import service as accounts
 from leadflow.accounts.policies import Principal
 from leadflow.cash import service as cash
 from leadflow.catalog import service as catalog
@@ -23,6 +24,7 @@ from leadflow.platform.problems import FieldError, ValidationProblem
 from leadflow.requests import money
 from leadflow.requests.events import jsonable
 from leadflow.requests.models import Request
+from leadflow.requests.workflow import Status
 
 
 def apply_money(request: Request, result: Decimal | None, expenses: Decimal | None, share: Decimal) -> dict[str, Any]:
@@ -40,6 +42,26 @@ def apply_money(request: Request, result: Decimal | None, expenses: Decimal | No
                 diff[field] = {"from": jsonable(old), "to": jsonable(new)}
             setattr(request, field, new)
     return diff
+
+
+async def share_for(session: AsyncSession, request: Request, default_share: Decimal) -> Decimal:
+    """The company share the request's money is split with: a done request keeps the share it was done with (a
+    correction uses the snapshot); otherwise the master's own share, else the company's default."""
+    if request.status == Status.done and request.company_share is not None:
+        return request.company_share
+    own = await accounts.master_share(session, request.master_id) if request.master_id is not None else None
+    return own if own is not None else default_share
+
+
+async def preview_money(
+    session: AsyncSession, request: Request, result: Decimal | None, expenses: Decimal | None, default_share: Decimal
+) -> money.Money:
+    """What reporting ``result`` and ``expenses`` on this request would book (net, handover, share), without
+    saving: the same check (422 with field errors) and the same share as the move to done or a correction."""
+    check_money(result, expenses)
+    assert result is not None
+    assert expenses is not None
+    return money.compute(result, expenses, await share_for(session, request, default_share))
 
 
 def check_money(result: Decimal | None, expenses: Decimal | None) -> None:

@@ -22,7 +22,7 @@ from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import Forbidden, NotFound
 from leadflow.platform.schemas import MAX_ID, PageParams
 from leadflow.requests.models import Request, RequestEvent
-from leadflow.requests.workflow import Queue, Status, queue_statuses
+from leadflow.requests.workflow import WITH_MASTER, Queue, Status, queue_statuses
 
 SORTS = {
     "created_at": Request.created_at,
@@ -169,3 +169,24 @@ async def list_events(
     return await paginate(
         session, select(RequestEvent).where(RequestEvent.request_id == request_id), page, RequestEvent.id
     )
+
+
+OPEN_JOB_STATUSES = frozenset({Status.awaiting_acceptance}) | WITH_MASTER  # a master's load: offered or in hand
+
+
+async def open_jobs_by_master(session: AsyncSession, master_ids: Sequence[int]) -> dict[int, int]:
+    """How many live requests each master holds (offered, accepted, en route, in progress, deferred): the load a
+    dispatcher weighs when choosing a master; every id is in the answer (0 when idle)."""
+    if not master_ids:
+        return {}
+    rows = await session.execute(
+        select(Request.master_id, func.count())
+        .where(
+            Request.deleted_at.is_(None),
+            Request.master_id.in_(master_ids),
+            Request.status.in_(sorted(OPEN_JOB_STATUSES)),
+        )
+        .group_by(Request.master_id)
+    )
+    counts = {int(master): int(count) for master, count in rows.all() if master is not None}
+    return {master: counts.get(master, 0) for master in master_ids}

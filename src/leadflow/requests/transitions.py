@@ -18,7 +18,7 @@ from leadflow.platform.concurrency import check_version, stale
 from leadflow.platform.db import unit_of_work, utcnow
 from leadflow.platform.problems import ValidationProblem
 from leadflow.requests.events import new_event
-from leadflow.requests.handover import apply_money, book_handover
+from leadflow.requests.handover import apply_money, book_handover, share_for
 from leadflow.requests.models import Request
 from leadflow.requests.queries import get_request, reload_request
 from leadflow.requests.schemas import TransitionIn
@@ -87,8 +87,7 @@ async def _apply(
     elif current is Status.callback:
         request.callback_at = None
     if target is Status.done:
-        own = await accounts.master_share(session, request.master_id) if request.master_id is not None else None
-        apply_money(request, body.result, body.expenses, own if own is not None else default_share)
+        apply_money(request, body.result, body.expenses, await share_for(session, request, default_share))
         request.completed_at = now
         data.update(result=request.result, expenses=request.expenses, master_handover=request.master_handover)
     if current is Status.done:  # reopened: the money is no longer booked
