@@ -1,6 +1,15 @@
 // The request card: the move dialog (opened when its form arrives, closed by Cancel or Esc), the file upload
 // refreshing the file list. Everything shown comes from the server; nothing is computed here.
-import { message, toast } from "./console.js";
+// (Self-contained: a module's relative import would not carry the content hash of the file it imports.)
+function notify(text) {
+  const region = document.getElementById("toasts");
+  if (!region || !text) return;
+  const item = document.createElement("div");
+  item.className = "toast toast-ok";
+  item.textContent = text;
+  region.append(item);
+  setTimeout(() => item.remove(), 6000);
+}
 
 const dialog = document.getElementById("move-dialog");
 const body = document.getElementById("move-body");
@@ -24,6 +33,7 @@ document.body.addEventListener("htmx:afterRequest", (event) => {
   if (event.detail.successful) {
     form.reset();
     document.body.dispatchEvent(new CustomEvent("files-changed"));
-    toast(document.getElementById("msg-uploaded")?.content.textContent.trim() || message("error"), "ok");
+    const done = document.getElementById("msg-uploaded");
+    notify(done ? done.content.textContent.trim() : "");
   }
 });
