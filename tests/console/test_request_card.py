@@ -132,18 +132,22 @@ async def test_save_changes_only_what_was_typed_and_needs_csrf(h: Harness) -> No
     director = await browser(h, await h.user("director", cities=[t.city.id]))
     page = await director.get(f"/requests/{req['id']}")
     form = form_of(page.text)
+    assert form["visit_at"] == "2026-11-25T10:00"  # shown in the city's zone (Moscow)
     form["client_name"] = "Анна Петровна"
+    form["visit_at"] = "2026-11-25T11:30"
     refused = await director.post(f"/requests/{req['id']}", data=form, headers={"HX-Request": "true"})
     assert refused.status_code == 403
     saved = await director.post(f"/requests/{req['id']}", data=form, headers=csrf(director))
     assert saved.status_code == 200, saved.text
     assert "Saved." in saved.text
     body = (await t.director.get(url(req["id"]))).json()
-    assert body["client_name"] == "Анна Петровна"
+    assert (body["client_name"], body["visit_at"]) == ("Анна Петровна", "2026-11-25T08:30:00Z")
     assert body["version"] == req["version"] + 1
     assert f'name="version" value="{body["version"]}"' in saved.text
     history = [e for e in (await t.director.get(url(req["id"], "/events"))).json()["items"] if e["kind"] == "updated"]
-    assert list(history[-1]["data"]["changes"]) == ["client_name"]  # the untouched fields were not sent
+    assert sorted(history[-1]["data"]["changes"]) == ["client_name", "visit_at"]  # the untouched ones were not sent
+    lines = text((await director.get(f"/requests/{req['id']}/history")).text)
+    assert "Visit time: 25/11/2026, 10:00 → 25/11/2026, 11:30" in lines
 
 
 async def test_field_error_next_to_the_field_with_the_typed_values_kept(h: Harness) -> None:

@@ -151,8 +151,7 @@ def describe(e: EventOut, names: dict[int, str], t: Translator, zone: str) -> di
         if data.get("master_id"):
             details.append(t("card.ev.master", name=names.get(data["master_id"], f"#{data['master_id']}")))
         if data.get("callback_at"):
-            moment = dt.datetime.fromisoformat(str(data["callback_at"]).replace("Z", "+00:00"))
-            details.append(t("card.ev.callback_at", at=t.datetime(moment, zone)))
+            details.append(t("card.ev.callback_at", at=_moment(data["callback_at"], t, zone)))
         for key in ("result", "expenses", "master_handover"):
             if data.get(key) is not None:
                 details.append(f"{t('card.f.' + key)}: {t.money(data[key])}")
@@ -166,6 +165,8 @@ def describe(e: EventOut, names: dict[int, str], t: Translator, zone: str) -> di
             frm, to = change.get("from"), change.get("to")
             if field in MONEY or field in ("net_amount", "master_handover"):
                 frm, to = t.money(frm), t.money(to)
+            elif field in MOMENTS:
+                frm, to = _moment(frm, t, zone), _moment(to, t, zone)
             details.append(t("card.ev.change", field=label, frm="—" if frm in (None, "") else frm, to=to or "—"))
     elif e.kind == "created":
         title = t("card.ev.created", source=t(f"card.source.{data.get('source', 'manual')}"))
@@ -183,6 +184,13 @@ def describe(e: EventOut, names: dict[int, str], t: Translator, zone: str) -> di
         title = e.kind
     actor = names.get(e.actor_id, f"#{e.actor_id}") if e.actor_id else t("card.ev.system")
     return {"at": t.datetime(e.at, zone), "iso": e.at.isoformat(), "title": title, "details": details, "actor": actor}
+
+
+def _moment(value: Any, t: Translator, zone: str) -> str | None:
+    """A moment the history stores (UTC ISO) as the city's local time; None stays None."""
+    if not value:
+        return None
+    return t.datetime(dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")), zone)
 
 
 async def attachments(session: AsyncSession, principal: Principal, row: RequestRow) -> dict[str, Any]:
