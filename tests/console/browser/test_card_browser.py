@@ -90,6 +90,8 @@ async def add_recording(h: Harness, caller: str, request_id: int) -> None:
 
 
 async def test_complete_a_job_from_the_card_with_the_keyboard(h: Harness, server: Server, browser: Any) -> None:
+    from playwright.async_api import expect
+
     t = await team(h)
     await make_campaign(t.admin, t.city.id, phone=LINE)
     req = await reach(t, "in_progress", client_name="Ольга Белова", address="ул. Ленина, 1")
@@ -138,9 +140,9 @@ async def test_complete_a_job_from_the_card_with_the_keyboard(h: Harness, server
     await page.keyboard.type("5000")  # the first field has the focus
     await page.keyboard.press("Tab")
     await page.keyboard.type("1234.57")
-    handover = page.locator("#move-money [data-handover]")
-    await handover.wait_for(timeout=WAIT_MS)
-    assert await handover.inner_text() == "1,882.72\u00a0₽"  # (5000 − 1234.57) × 0.5 = 1882.715, half-up
+    # (5000 − 1234.57) × 0.5 = 1882.715, half-up; the preview follows the typing, so wait for the final value
+    await expect(page.locator("#move-money [data-handover]")).to_have_text("1,882.72\u00a0₽", timeout=WAIT_MS)
+    await expect(page.locator("#move-money [data-net]")).to_have_text("3,765.43\u00a0₽", timeout=WAIT_MS)
     await page.keyboard.press("Enter")
     await page.locator('[data-status="done"]').wait_for(timeout=WAIT_MS)  # the card reloaded after the move
     first_event = page.locator("#history [data-event]").first
