@@ -227,7 +227,7 @@ async def test_move_with_its_form_errors_and_success(h: Harness) -> None:
     assert re.search(r'id="merr-reason">Give a reason\.<', missing.text)
     done = await director.post(
         f"/requests/{req['id']}/move/done",
-        data={"version": version, "result": "5000", "expenses": "1234.57"},
+        data={"version": version, "result": "5 000", "expenses": "1234,57"},  # typed the Russian way
         headers=csrf(director),
     )
     assert done.status_code == 204 and done.headers["HX-Redirect"] == f"/requests/{req['id']}"

@@ -261,6 +261,8 @@ def _payload(changed: dict[str, str], zone: str) -> dict[str, Any]:
     for field, value in changed.items():
         if value == "":
             body[field] = None
+        elif field in MONEY:
+            body[field] = money_text(value)
         elif field in MOMENTS:
             try:
                 body[field] = dt.datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(zone)).isoformat()
@@ -269,6 +271,12 @@ def _payload(changed: dict[str, str], zone: str) -> dict[str, Any]:
         else:
             body[field] = value
     return body
+
+
+def money_text(value: str) -> str:
+    """An amount as typed in either language ("1 234,50" or "1234.50") in the API's form (the model checks the rest)."""
+    compact = value.replace(" ", "").replace("\u00a0", "")
+    return compact.replace(",", ".") if compact.count(",") == 1 and "." not in compact else compact
 
 
 def _number(value: str) -> int | str | None:
@@ -394,6 +402,9 @@ async def make_move(
     for key in ("version", "master_id"):  # a form sends text; the API's models take these as JSON integers
         if key in data:
             data[key] = _number(data[key])
+    for key in ("result", "expenses"):
+        if data.get(key):
+            data[key] = money_text(data[key])
     if data.get("callback_at"):
         data |= _payload({"callback_at": data["callback_at"]}, row.city.timezone)
     try:
@@ -425,7 +436,7 @@ async def money_preview(
     """What the typed result and expenses would book (net, the master's handover, the share), computed by the domain."""
     row = await queries.get_request(session, user, request_id)
     t = translator(request)
-    values = {k: request.query_params.get(k, "").strip().replace(",", ".") for k in ("result", "expenses")}
+    values = {k: money_text(request.query_params.get(k, "").strip()) for k in ("result", "expenses")}
     context: dict[str, Any] = {"preview": None, "errors": {}}
     try:
         amounts = {k: _amount(k, v) for k, v in values.items()}
