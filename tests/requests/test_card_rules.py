@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from leadflow.accounts import service as accounts
 from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal
 from leadflow.platform.problems import ValidationProblem
@@ -154,3 +155,13 @@ async def test_open_jobs_by_master(h: Harness) -> None:
     async with h.database.session() as session:
         assert await queries.open_jobs_by_master(session, [t.master_id, idle.id]) == {t.master_id: 2, idle.id: 0}
         assert await queries.open_jobs_by_master(session, []) == {}
+
+
+async def test_full_names_of_accounts(h: Harness) -> None:
+    t = await team(h)
+    other = await h.user("operator")
+    async with h.database.session() as session:
+        names = await accounts.full_names(session, [t.master_id, other.id, t.master_id, 999_999])
+    assert names == {t.master_id: t.master_user.full_name, other.id: other.full_name}
+    async with h.database.session() as session:
+        assert await accounts.full_names(session, []) == {}
