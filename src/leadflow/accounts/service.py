@@ -6,6 +6,7 @@ Who may see and manage whom: :mod:`.scope`; reading accounts: :mod:`.reads`; the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -277,3 +278,12 @@ async def master_city_id(session: AsyncSession, user_id: int) -> int | None:
 async def master_share(session: AsyncSession, user_id: int) -> Decimal | None:
     """A master's own company share (None: the default applies), whatever the account's status now."""
     return await session.scalar(select(MasterProfile.company_share).where(MasterProfile.user_id == user_id))
+
+
+async def full_names(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    """The display names of these accounts (any status, deleted ones too: a history names who acted then)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
+    return {int(user_id): str(name) for user_id, name in rows.all()}

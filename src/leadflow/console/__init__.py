@@ -4,7 +4,7 @@ It sits at the top of the house: a page route authorizes with the same ``Princip
 beside it, calls the same service function and renders; it never queries a table and never decides a rule.
 """
 
-from leadflow.console import board, intake, my, pages, stream
+from leadflow.console import board, card, intake, my, pages, stream, worklist
 
 # Every console router, in the order they are mounted (app.py); each work page adds its module here.
-routers = (stream.router, pages.router, intake.router, my.router, board.router)
+routers = (stream.router, pages.router, intake.router, worklist.router, card.router, my.router, board.router)

@@ -32,14 +32,14 @@ def _integer_fields(model: type[BaseModel]) -> frozenset[str]:
 
 
 def parse(model: type[M], data: Mapping[str, Any]) -> M:
-    """``model`` from form fields: an empty field is an absent one, and the digits of an integer field (a version, an
-    id) are that integer, as a JSON client would send them (anything else stays text and gets the model's own error);
-    errors are the API's 422 with its field names."""
+    """``model`` from form fields: an empty field is an absent one (``None`` is kept: a field cleared on purpose), and
+    the digits of an integer field (a version, an id) are that integer, as a JSON client would send them (anything
+    else stays text and gets the model's own error); errors are the API's 422 with its field names."""
     integers = _integer_fields(model)
     values = {
         k: int(v) if k in integers and isinstance(v, str) and v.isascii() and v.isdigit() else v
         for k, v in data.items()
-        if v not in ("", None)
+        if v != ""
     }
     try:
         return model.model_validate(values)

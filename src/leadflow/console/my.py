@@ -116,7 +116,8 @@ async def jobs_of(
         filters = queries.Filters(statuses=ACTIVE, city_id=city, date_from=today + dt.timedelta(days=1), date_field=on)
     else:
         since = today - dt.timedelta(days=DONE_DAYS - 1)
-        filters = queries.Filters(statuses=FINISHED, city_id=city, date_from=since, date_to=today, date_field=on)
+        # No upper bound: a job finished ahead of its visit day is done all the same.
+        filters = queries.Filters(statuses=FINISHED, city_id=city, date_from=since, date_field=on)
     sort = "-visit_at" if tab == "done" else "visit_at"
     page = PageParams(page=1, per_page=MAX_JOBS)
     rows, _ = await queries.list_requests(session, principal, page, filters, sort=sort, business_zone=business_zone)

@@ -87,6 +87,8 @@ async def download(
         "Content-Security-Policy": PDF_CSP if row.content_type == "application/pdf" else FILE_CSP,
         "ETag": f'"{row.sha256}"',
     }
+    if row.content_type == "application/pdf":  # a page of this site may show it in a frame (the request card)
+        headers["X-Frame-Options"] = "SAMEORIGIN"
     if chosen is not None:
         headers["Content-Range"] = f"bytes {first}-{last}/{row.size}"
     return StreamingResponse(

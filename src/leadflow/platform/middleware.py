@@ -46,10 +46,12 @@ DOCS_CSP = (
 )
 DOCS_PATHS = ("/docs", "/redoc")
 # The console's pages: scripts and styles only from this server's own files (no inline script or style), media and
-# pictures also from blob: (a photo resized in the browser before upload, a recording being played).
+# pictures also from blob: (a photo resized in the browser before upload, a recording being played); frames and
+# objects only from this server (a stored PDF previewed on the request card, served with frame-ancestors 'self').
 PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    "connect-src 'self'; font-src 'self'; frame-src 'self'; object-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 NOT_PAGES = ("/api/", "/metrics", "/health")
 

@@ -4,6 +4,7 @@ itself (a money correction rebooks the handover income) and the admin's soft del
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -27,31 +28,77 @@ INTAKE_FIELDS = frozenset(RequestCreate.model_fields)  # what intake fills in is
 MONEY_FIELDS = frozenset({"result", "expenses"})
 
 
-def _field_rights(principal: Principal, request: Request, fields: set[str]) -> None:
-    role = principal.role
-    status = Status(request.status)
+ROLE_MAY_NOT = "Your role may not change this field."
+OPERATOR_LOCK = "Operators edit a request only before a master accepts it."
+CITY_LOCK = "The city cannot change while a master is assigned."
+MONEY_LOCK = "Money is reported with the move to done; it can be corrected once the request is done."
+EDITABLE = tuple(f for f in RequestUpdate.model_fields if f != "version")  # every field an edit may name
+
+
+@dataclass(frozen=True)
+class FieldRight:
+    """May this principal change this field of this request now: ``allowed`` is the role's right to the field at
+    all, ``locks`` why it cannot change in the request's present state (empty when it can)."""
+
+    field: str
+    allowed: bool
+    locks: tuple[str, ...] = ()
+
+    @property
+    def editable(self) -> bool:
+        return self.allowed and not self.locks
+
+    @property
+    def reason(self) -> str | None:
+        """Why the field cannot change (the service's English message), or None when it can."""
+        if not self.allowed:
+            return ROLE_MAY_NOT
+        return self.locks[0] if self.locks else None
+
+
+def _role_fields(role: Role) -> frozenset[str]:
     if role is Role.master:
-        allowed = {"master_notes"}
-    elif role is Role.operator:
-        allowed = set(INTAKE_FIELDS)
-    else:
-        allowed = set(INTAKE_FIELDS) | MONEY_FIELDS | {"master_notes"}
-    forbidden = sorted(fields - allowed)
+        return frozenset({"master_notes"})
+    if role is Role.operator:
+        return INTAKE_FIELDS
+    if role is Role.marketer:
+        return frozenset()
+    return INTAKE_FIELDS | MONEY_FIELDS | {"master_notes"}
+
+
+def field_rights(principal: Principal, request: Request) -> dict[str, FieldRight]:
+    """Every editable field of the request with this principal's right to change it now: the one rule that both
+    :func:`update_request` enforces and a page shows (a locked field is shown locked, with its reason)."""
+    role, status = principal.role, Status(request.status)
+    allowed = _role_fields(role)
+    rights: dict[str, FieldRight] = {}
+    for field in EDITABLE:
+        locks: list[str] = []
+        if role is Role.operator and status not in INTAKE | AWAITING:
+            locks.append(OPERATOR_LOCK)
+        if field == "city_id" and request.master_id is not None:
+            locks.append(CITY_LOCK)
+        if field in MONEY_FIELDS and status is not Status.done:
+            locks.append(MONEY_LOCK)
+        rights[field] = FieldRight(field, field in allowed, tuple(locks))
+    return rights
+
+
+def editable_fields(principal: Principal, request: Request) -> frozenset[str]:
+    """The fields this principal may change on this request now."""
+    return frozenset(f for f, right in field_rights(principal, request).items() if right.editable)
+
+
+def _field_rights(principal: Principal, request: Request, fields: set[str]) -> None:
+    """403 for fields the role never changes, 409 ``field-locked`` for those it may not change in this state."""
+    rights = field_rights(principal, request)
+    forbidden = sorted(f for f in fields if not rights[f].allowed)
     if forbidden:
         raise Forbidden(
             "Your role may not change these fields.",
-            errors=[FieldError(f, "Your role may not change this field.") for f in forbidden],
+            errors=[FieldError(f, ROLE_MAY_NOT) for f in forbidden],
         )
-    locked: list[FieldError] = []
-    if role is Role.operator and status not in INTAKE | AWAITING:
-        locked += [FieldError(f, "Operators edit a request only before a master accepts it.") for f in sorted(fields)]
-    if "city_id" in fields and request.master_id is not None:
-        locked.append(FieldError("city_id", "The city cannot change while a master is assigned."))
-    if fields & MONEY_FIELDS and status is not Status.done:
-        locked += [
-            FieldError(f, "Money is reported with the move to done; it can be corrected once the request is done.")
-            for f in sorted(fields & MONEY_FIELDS)
-        ]
+    locked = [FieldError(f, lock) for f in sorted(fields) for lock in rights[f].locks]
     if locked:
         raise FieldLocked("Some fields cannot change in this status; see errors.", errors=locked)
 

@@ -25,6 +25,7 @@ from leadflow.platform.problems import FieldError, ValidationProblem
 from leadflow.requests import money
 from leadflow.requests.events import jsonable
 from leadflow.requests.models import Request
+from leadflow.requests.workflow import Status
 
 
 def apply_money(request: Request, result: Decimal | None, expenses: Decimal | None, share: Decimal) -> dict[str, Any]:
@@ -45,7 +46,10 @@ def apply_money(request: Request, result: Decimal | None, expenses: Decimal | No
 
 
 async def share_for(session: AsyncSession, request: Request, default_share: Decimal) -> Decimal:
-    """The company share a done request snapshots: its master's own setting, else ``default_share``."""
+    """The company share the request's money is split with: a done request keeps the share it was done with (a
+    correction uses the snapshot); otherwise the master's own share, else the company's default."""
+    if request.status == Status.done and request.company_share is not None:
+        return request.company_share
     own = await accounts.master_share(session, request.master_id) if request.master_id is not None else None
     return own if own is not None else default_share
 
@@ -53,9 +57,8 @@ async def share_for(session: AsyncSession, request: Request, default_share: Deci
 async def preview_money(
     session: AsyncSession, request: Request, result: Decimal | None, expenses: Decimal | None, default_share: Decimal
 ) -> money.Money:
-    """The amounts completing ``request`` with this money would store (net, handover, share), computed as the move to
-    done computes them and changing nothing: what a form shows before saving. 422 with field errors, as the move
-    would answer, when the money is not valid."""
+    """What reporting ``result`` and ``expenses`` on this request would book (net, handover, share), without
+    saving: the same check (422 with field errors) and the same share as the move to done or a correction."""
     check_money(result, expenses)
     assert result is not None
     assert expenses is not None

@@ -32,7 +32,11 @@ async def axe_check(page: Any) -> None:
     # The page's CSP forbids inline scripts: evaluate the library instead of adding a script tag.
     await page.evaluate(AXE.read_text(encoding="utf-8"))
     result = await page.evaluate("axe.run()")
-    bad = [(v["id"], v["impact"], v["help"]) for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    bad = [
+        (v["id"], v["impact"], v["help"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert not bad, bad
 
 

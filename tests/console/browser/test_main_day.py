@@ -159,7 +159,7 @@ async def test_the_main_day(h: Harness, serve: Any, browser: Any) -> None:
     await phone.set_input_files(
         "#pick-bso", files=[{"name": "IMG_0042.png", "mimeType": "image/png", "buffer": png(1200, 900, seed=42)}]
     )
-    await phone.wait_for_function("!document.querySelector('#complete-submit').disabled", timeout=WAIT_MS)
+    await phone.locator("#complete-submit:enabled").wait_for(timeout=WAIT_MS)
     await no_sideways_scrolling(phone)
     await axe_check(phone)
     await phone.locator("#complete-submit").click()
@@ -175,7 +175,7 @@ async def test_the_main_day(h: Harness, serve: Any, browser: Any) -> None:
     body_text = await card_page.locator("main").inner_text()
     for figure in (RU.money(expected.net_amount), handover, RU.money(Decimal("4500"))):
         assert figure in body_text, figure
-    timeline = card_page.locator("#timeline")
+    timeline = card_page.locator("#history .timeline")
     for label in ("Ожидает", "Ожидает принятия", "Принял", "В пути", "В работе", "Готово"):
         assert await timeline.get_by_text(label, exact=False).count() >= 1, label
     await axe_check(card_page)
