@@ -8,9 +8,7 @@ fails on the CI run with services (``LEADFLOW_TEST_REQUIRE_SERVICES``)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,63 +16,23 @@ import pytest
 
 from leadflow.files import service as files
 from leadflow.recordings import service as recordings
-from tests.cli.servers import Server, cli_env, start_server
+from tests.cli.servers import Server
 from tests.conftest import PASSWORD, Harness
+from tests.console.browser.support import axe_check
 from tests.requests.helpers import API, make_campaign, reach, team
 from tests.support.mango_mail import attachment_name, mp3_bytes
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-AXE = Path(__file__).parents[2] / "support" / "vendor" / "axe-4.11.0.min.js"
 WAIT_MS = 20_000
 LINE = "79584440022"
 
 
 @pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        if os.environ.get("LEADFLOW_TEST_REQUIRE_SERVICES"):
-            pytest.fail("Debian's chromium is required on this run (/usr/bin/chromium)")
-        pytest.skip("needs Debian's chromium (/usr/bin/chromium)")
-    return CHROMIUM
-
-
-@pytest.fixture
-def server(h: Harness, database_url: str) -> Iterator[Server]:
+def server(h: Harness, serve: Any) -> Server:
     # The harness's data directory: the recording stored through it is read by the server.
-    running = start_server(cli_env(database_url, h.settings.data_dir), timeout=120)  # a loaded machine starts slowly
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        launched = await p.chromium.launch(executable_path=str(chromium), args=ARGS)
-        yield launched
-        await launched.close()
-
-
-async def serious_violations(page: Any) -> list[dict[str, Any]]:
-    """axe's serious and critical violations on the page (injected by evaluate: the page CSP allows no inline script)."""
-    await page.evaluate(AXE.read_text(encoding="utf-8"))
-    found = await page.evaluate(
-        "axe.run().then(r => r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length})))"
-    )
-    return [v for v in found if v["impact"] in ("serious", "critical")]
+    assert h.settings.data_dir.name == "data"
+    return serve()  # type: ignore[no-any-return]
 
 
 async def add_recording(h: Harness, caller: str, request_id: int) -> None:
@@ -120,7 +78,7 @@ async def test_complete_a_job_from_the_card_with_the_keyboard(h: Harness, server
     await page.wait_for_url("**/requests", timeout=WAIT_MS)
 
     # the work list passes axe too; j focuses the first row, Enter opens it
-    assert await serious_violations(page) == []
+    await axe_check(page)
     await page.keyboard.press("j")
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"**/requests/{req['id']}", timeout=WAIT_MS)
@@ -136,7 +94,7 @@ async def test_complete_a_job_from_the_card_with_the_keyboard(h: Harness, server
     assert ranged.headers["content-range"].startswith("bytes 100-199/")
     assert len(await ranged.body()) == 100
 
-    assert await serious_violations(page) == []  # axe on the card
+    await axe_check(page)  # axe on the card
 
     # key 1: the first move (done) opens its form; the server previews the money before saving
     await page.keyboard.press("1")
