@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -22,8 +23,11 @@ Json = dict[str, Any]
 
 
 def soon(hours: float = 1) -> str:
-    """A visit time today or later (the tabs are days of the city's zone; the harness cities are in Moscow)."""
-    return (utcnow() + dt.timedelta(hours=hours)).isoformat()
+    """A visit time on today's date in Moscow (the tabs are days of the city's zone; the harness cities are in
+    Moscow): ``hours`` from now, or as long before now when that would be tomorrow already."""
+    now = utcnow().astimezone(ZoneInfo("Europe/Moscow"))
+    later = now + dt.timedelta(hours=hours)
+    return (later if later.date() == now.date() else now - dt.timedelta(hours=hours)).isoformat()
 
 
 async def page_client(h: Harness, user: User, lang: str | None = None) -> httpx.AsyncClient:

@@ -34,7 +34,7 @@ from leadflow.platform.problems import Forbidden, NotFound, Problem, ValidationP
 from leadflow.requests import editing, queries
 from leadflow.requests.models import Request as Job
 from leadflow.requests.schemas import RequestUpdate
-from leadflow.requests.workflow import Status, is_late, label, label_en
+from leadflow.requests.workflow import Status, is_late
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -100,10 +100,6 @@ def _slot(moment: dt.datetime, zone: str) -> int:
     return min(max(minutes // SLOT_MINUTES, 0), SLOTS - 1)
 
 
-def _status_label(lang: str, code: str) -> str:
-    return label(code) if lang == "ru" else label_en(code)
-
-
 def _card(user: Principal, job: Job, zone: str, now: dt.datetime) -> dict[str, Any]:
     moves = forms.available_moves(user, job)
     targets = {m.target for m in moves}
@@ -145,7 +141,6 @@ async def _view_context(
         "tray": [_card(user, job, zone, now) for job in board.tray],
         "now_slot": now_slot,
         "hours": list(range(FIRST_HOUR, LAST_HOUR)),
-        "status_label": lambda code: _status_label(lang, code),
         "days": DAYS,
         "notice": None,
     }

@@ -146,7 +146,7 @@ def describe(e: EventOut, names: dict[int, str], t: Translator, zone: str) -> di
     data = e.data or {}
     details: list[str] = []
     if e.kind == "status_changed" and e.from_status and e.to_status:
-        title = t("card.ev.status", frm=t(f"status.{e.from_status}"), to=t(f"status.{e.to_status}"))
+        title = t("card.ev.status", frm=t.status(e.from_status), to=t.status(e.to_status))
         if data.get("master_id"):
             details.append(t("card.ev.master", name=names.get(data["master_id"], f"#{data['master_id']}")))
         if data.get("callback_at"):

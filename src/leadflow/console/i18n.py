@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime, format_time
 from babel.numbers import format_decimal
 
+from leadflow.requests.workflow import label
+
 LANGUAGES = ("ru", "en")
 DEFAULT = "ru"
 COOKIE = "lang"
@@ -54,6 +56,19 @@ class Translator:
 
     def has(self, key: str) -> bool:
         return key in self.messages
+
+    def status(self, code: Any) -> str:
+        """A request status's label in this language (the requests domain's table: the one place labels live)."""
+        return label(str(getattr(code, "value", code)), self.lang)
+
+    @staticmethod
+    def phone(digits: str | None) -> str:
+        """``79161234567`` as ``+7 916 123-45-67`` (other lengths as ``+digits``; none as a dash)."""
+        if not digits:
+            return "—"
+        if len(digits) == 11 and digits[0] == "7":
+            return f"+7 {digits[1:4]} {digits[4:7]}-{digits[7:9]}-{digits[9:]}"
+        return f"+{digits}"
 
     def api(self, message: str) -> str:
         """A service's message (English, as the API says it) in this language, when the catalogue has it."""

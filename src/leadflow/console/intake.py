@@ -37,7 +37,7 @@ from leadflow.platform.settings import Settings
 from leadflow.requests import intake, queries, transitions
 from leadflow.requests.models import Request as RequestRow
 from leadflow.requests.schemas import RequestCreate, RequestUpdate
-from leadflow.requests.workflow import STATUSES, Status
+from leadflow.requests.workflow import Status
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 ROWS = PageParams(page=1, per_page=50)
@@ -54,20 +54,6 @@ MOVE_LABELS = {
 PRESETS = ("15m", "1h", "tomorrow")
 BOOKING_FIELDS = ("client_name", "address", "visit_at", "direction_id", "problem", "call_center_notes")
 NEW_FIELDS = ("city_id", "client_phone", *BOOKING_FIELDS)
-
-
-def phone_text(digits: str | None) -> str:
-    """``79161234567`` as ``+7 916 123-45-67`` (other lengths as ``+digits``)."""
-    if not digits:
-        return "—"
-    if len(digits) == 11 and digits[0] == "7":
-        return f"+7 {digits[1:4]} {digits[4:7]}-{digits[7:9]}-{digits[9:]}"
-    return f"+{digits}"
-
-
-def status_text(code: str, lang: str) -> str:
-    ru, en, _queue = STATUSES[Status(code)]
-    return ru if lang == "ru" else en
 
 
 def local_input(value: dt.datetime | None, zone: str) -> str:
@@ -147,7 +133,7 @@ async def queue_context(session: AsyncSession, user: Principal, q: str | None, z
 
 
 def _common(user: Principal) -> dict[str, Any]:
-    return {"phone_text": phone_text, "status_text": status_text, "may_take": user.role in INTAKE_WRITERS}
+    return {"may_take": user.role in INTAKE_WRITERS}
 
 
 @router.get("/intake")
@@ -283,7 +269,7 @@ def _done(request: Request, user: Principal, row: RequestRow, message: str) -> R
     response = render(
         request,
         "fragments/intake_done.html",
-        {"message": t(message, id=row.id, status=status_text(row.status, t.lang))},
+        {"message": t(message, id=row.id, status=t.status(row.status))},
         principal=user,
     )
     response.headers["HX-Trigger"] = "intake-refresh"

@@ -67,10 +67,6 @@ def label(status: str, lang: str = "ru") -> str:
     return en if lang == "en" else ru
 
 
-def label_en(status: str) -> str:
-    return STATUSES[Status(status)][1]
-
-
 def is_late(status: str, visit_at: dt.datetime | None, now: dt.datetime) -> bool:
     """A job is late when its visit time has passed and the master is not yet on the way (nor further)."""
     return visit_at is not None and visit_at < now and Status(status) in NOT_STARTED

@@ -4,7 +4,6 @@ the money preview equal to the domain's, complete; no sideways scrolling; axe fi
 
 from __future__ import annotations
 
-import datetime as dt
 import struct
 from decimal import Decimal
 from pathlib import Path
@@ -14,10 +13,10 @@ import httpx
 import pytest
 
 from leadflow.console.i18n import Translator
-from leadflow.platform.db import utcnow
 from leadflow.requests import money
 from tests.conftest import PASSWORD, Harness
 from tests.console.browser.support import ARGS, PHONE, axe_check, no_sideways_scrolling
+from tests.console.test_my import soon
 from tests.files.helpers import png
 from tests.requests.helpers import Team, reach, team, url
 
@@ -38,7 +37,7 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
 @pytest.fixture
 async def scene(h: Harness) -> tuple[Team, dict[str, Any]]:
     t = await team(h)
-    visit = (utcnow() + dt.timedelta(minutes=30)).isoformat()
+    visit = soon(0.5)  # on today's date in the city, whatever the hour
     job = await reach(t, "awaiting_acceptance", visit_at=visit, problem="Не сливает воду стиральная машина")
     return t, job
 
@@ -65,7 +64,7 @@ async def test_the_master_takes_a_job_from_offer_to_done_on_a_phone(
         await axe_check(page)
 
         # Live: a job the director offers through the server appears without a reload.
-        offered = await reach(t, "awaiting_dispatch", visit_at=(utcnow() + dt.timedelta(hours=1)).isoformat())
+        offered = await reach(t, "awaiting_dispatch", visit_at=soon(1))
         async with httpx.AsyncClient(base_url=server.url, headers=dict(t.director.headers)) as office:
             body = {"to": "awaiting_acceptance", "version": offered["version"], "master_id": t.master_id}
             assert (await office.post(url(offered["id"], "/transitions"), json=body)).status_code == 200
