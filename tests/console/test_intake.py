@@ -106,8 +106,8 @@ async def test_who_may_open_the_page(h: Harness) -> None:
     marketer = await page_client(h, await h.user("marketer", cities=[t.city.id]))
     assert (await director.get("/intake")).status_code == 200
     assert (await admin.get("/intake")).status_code == 200
-    assert (await master.get("/intake")).status_code == 404
-    assert (await marketer.get("/intake")).status_code == 404
+    assert (await master.get("/intake")).status_code == 403
+    assert (await marketer.get("/intake")).status_code == 403
     signed_out = await h.new_client().get("/intake")
     assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login?next=/intake"
 

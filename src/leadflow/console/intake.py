@@ -136,12 +136,17 @@ def _common(user: Principal) -> dict[str, Any]:
     return {"may_take": user.role in INTAKE_WRITERS}
 
 
+def _may_open(user: Principal) -> None:
+    """The queue is the intake writers' and readers' (operators, directors, admins): another role's 403 page."""
+    if user.role in (Role.master, Role.marketer):
+        raise Forbidden("Your role has no intake queue.")
+
+
 @router.get("/intake")
 async def intake_page(
     request: Request, session: Session, user: PageUser, runtime: Runtime, q: str | None = None
 ) -> Response:
-    if user.role in (Role.master, Role.marketer):
-        raise NotFound("No such page.")
+    _may_open(user)
     context = await queue_context(session, user, q, runtime.business_timezone)
     return render(request, "intake.html", {**context, **_common(user), "live": True}, principal=user)
 
@@ -150,8 +155,7 @@ async def intake_page(
 async def intake_rows(
     request: Request, session: Session, user: PageUser, runtime: Runtime, q: str | None = None
 ) -> Response:
-    if user.role in (Role.master, Role.marketer):
-        raise NotFound("No such page.")
+    _may_open(user)
     context = await queue_context(session, user, q, runtime.business_timezone)
     return render(request, "fragments/intake_queue.html", {**context, **_common(user)}, principal=user)
 
