@@ -183,22 +183,18 @@ async def test_the_stream_needs_a_session_and_ends_with_it(h: Harness, server: S
     await client.aclose()
 
 
-def test_sigterm_closes_open_streams_and_exits_promptly(h: Harness, env: dict[str, str]) -> None:
-    operator = asyncio.run(h.user("operator"))
-    server = start_server(env)
-
-    async def hold_a_stream() -> float:
-        client = await sign_in(server.url, operator.login)
-        listener = Listener(client)
-        await asyncio.wait_for(listener.open.wait(), 5)
-        started = time.monotonic()
-        server.process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(listener.ended.wait(), 10)
-        await client.aclose()
-        return time.monotonic() - started
-
-    ended_after = asyncio.run(hold_a_stream())
-    assert server.process.wait(timeout=10) == 0
+async def test_sigterm_closes_open_streams_and_exits_promptly(h: Harness, env: dict[str, str]) -> None:
+    operator = await h.user("operator")
+    server = await asyncio.to_thread(start_server, env)
+    client = await sign_in(server.url, operator.login)
+    listener = Listener(client)
+    await asyncio.wait_for(listener.open.wait(), 5)
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(listener.ended.wait(), 10)
+    ended_after = time.monotonic() - started
+    await client.aclose()
+    assert await asyncio.to_thread(server.process.wait, 10) == 0
     assert ended_after < 5
 
 

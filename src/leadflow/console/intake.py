@@ -193,17 +193,6 @@ def _form_fields(form: Mapping[str, Any], names: Sequence[str]) -> dict[str, str
     return {name: str(form.get(name) or "").strip() for name in names}
 
 
-INTEGERS = ("version", "city_id", "direction_id")
-
-
-def _typed(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Form fields as the service's models take them: the ids and the version are integers (a form sends text)."""
-    return {
-        k: int(v) if k in INTEGERS and isinstance(v, str) and v.isdigit() and v.isascii() else v
-        for k, v in values.items()
-    }
-
-
 def _beside_fields(errors: dict[str, str], shown: Sequence[str]) -> dict[str, str]:
     """Errors of fields the form does not show (the version, say) go above the form with the general one."""
     above = [message for field, message in errors.items() if field not in shown and field != ""]
@@ -292,7 +281,7 @@ async def book(
     form = await request.form()
     values = _form_fields(form, (*BOOKING_FIELDS, "version"))
     try:
-        data = _typed({**values, "visit_at": from_local("visit_at", values["visit_at"], row.city.timezone)})
+        data = {**values, "visit_at": from_local("visit_at", values["visit_at"], row.city.timezone)}
         # the form shows every intake field: one left empty is cleared (as in the API, null clears it)
         body = forms.parse(RequestUpdate, data)
         cleared = {f: None for f in BOOKING_FIELDS if not values[f] and getattr(row, f) is not None}
@@ -369,7 +358,7 @@ async def callback(
             user,
             settings,
             request_id,
-            _typed({"to": Status.callback, "version": values["version"], "callback_at": when}),
+            {"to": Status.callback, "version": values["version"], "callback_at": when},
         )
     except Problem as problem:
         return await _refused(request, session, user, request_id, "callback", values, problem)
@@ -388,7 +377,7 @@ async def refuse(
             user,
             settings,
             request_id,
-            _typed({"to": Status.refused, "version": values["version"], "reason": values["reason"]}),
+            {"to": Status.refused, "version": values["version"], "reason": values["reason"]},
         )
     except Problem as problem:
         return await _refused(request, session, user, request_id, "refuse", values, problem)
@@ -401,7 +390,7 @@ async def not_reached(
 ) -> Response:
     form = await request.form()
     values = _form_fields(form, ("version",))
-    moved = await forms.move(session, user, settings, request_id, _typed({"to": Status.not_reached, **values}))
+    moved = await forms.move(session, user, settings, request_id, {"to": Status.not_reached, **values})
     return _done(request, user, moved, "intake.done.moved")
 
 
@@ -431,7 +420,7 @@ async def take(request: Request, session: Session, user: PageUser) -> Response:
     zones = {str(c.id): c.timezone for c in context["cities"]}
     try:
         zone = zones.get(values["city_id"], "UTC")
-        data = _typed({**values, "visit_at": from_local("visit_at", values["visit_at"], zone)})
+        data = {**values, "visit_at": from_local("visit_at", values["visit_at"], zone)}
         created = await intake.create_request(session, user, forms.parse(RequestCreate, data))
     except Problem as problem:
         if problem.status not in (409, 422):

@@ -32,6 +32,7 @@ from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
 from leadflow import __version__
+from leadflow.platform.redis import listen
 
 log = structlog.get_logger("leadflow.cache")
 
@@ -329,21 +330,10 @@ class Cache:
             self._listener = None
 
     async def _listen(self, redis: Redis) -> None:
-        while True:
-            try:
-                async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self._channel)
-                    # Whatever was published while this process was not listening is lost: start clean.
-                    self._memory.clear()
-                    while True:
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is not None and message.get("type") == "message":
-                            self._memory.bump(json.loads(message["data"]))
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis away: listen again once it is back
-                log.debug("cache_listener_retry", error=type(exc).__name__)
-                await asyncio.sleep(1.0)
+        # Whatever was published while this process was not listening is lost: start clean at each subscription.
+        await listen(
+            redis, self._channel, lambda data: self._memory.bump(json.loads(data)), on_subscribed=self._memory.clear
+        )
 
     # Stats ------------------------------------------------------------------------------------------------------
     async def describe(self) -> dict[str, Any]:

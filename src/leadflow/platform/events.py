@@ -25,6 +25,8 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from leadflow.platform.redis import listen
+
 log = structlog.get_logger("leadflow.events")
 
 QUEUE_SIZE = 256  # a listener that falls this far behind loses the oldest notifications (it re-fetches anyway)
@@ -146,19 +148,7 @@ class EventBus:
         return len(self._queues)
 
     async def _listen(self, redis: Redis) -> None:
-        while True:
-            try:
-                async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self._channel)
-                    while True:
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is not None and message.get("type") == "message":
-                            self._fan_out([Notification.from_json(message["data"])])
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis down or a bad message: publish locally until it is back
-                log.warning("events_listener_down", error=type(exc).__name__)
-                await asyncio.sleep(1.0)
+        await listen(redis, self._channel, lambda data: self._fan_out([Notification.from_json(data)]))
 
 
 def close_all_streams() -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
+import structlog
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
 from leadflow.platform.settings import Settings
+
+log = structlog.get_logger("leadflow.redis")
 
 
 def create_redis(settings: Settings) -> Redis | None:
@@ -20,3 +26,26 @@ def create_redis(settings: Settings) -> Redis | None:
     if settings.redis_url:
         return Redis.from_url(settings.redis_url, **options)  # type: ignore[arg-type]
     return None
+
+
+async def listen(
+    redis: Redis, channel: str, on_message: Callable[[bytes], None], on_subscribed: Callable[[], None] | None = None
+) -> None:
+    """Hand every message of ``channel`` to ``on_message``, for ever: when Redis goes away (or a message cannot be
+    handled) it subscribes again a second later; ``on_subscribed`` runs at each (re)subscription, since whatever was
+    published while this process was not listening is lost. Cancel the task to stop."""
+    while True:
+        try:
+            async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(channel)
+                if on_subscribed is not None:
+                    on_subscribed()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        on_message(message["data"])
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis away: listen again once it is back
+            log.debug("redis_listener_retry", channel=channel, error=type(exc).__name__)
+            await asyncio.sleep(1.0)
