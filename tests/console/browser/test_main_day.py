@@ -43,6 +43,7 @@ RU = Translator("ru")
 
 
 async def open_page(browser: Any, server: Server, login: str, path: str, viewport: dict[str, int] = DESKTOP) -> Any:
+    """``path`` signed in as ``login`` through the sign-in page it redirects to (which passes the axe check too)."""
     context = await browser.new_context(viewport=viewport, locale="ru-RU", is_mobile=viewport == PHONE)
     page = await context.new_page()
     failures: list[str] = []
@@ -50,6 +51,8 @@ async def open_page(browser: Any, server: Server, login: str, path: str, viewpor
     page.on("response", lambda r: failures.append(f"{r.status} {r.url}") if r.status >= 500 else None)
     page.failures = failures
     await page.goto(f"{server.url}{path}")
+    await page.wait_for_url(re.compile(r"/login\?next="))
+    await axe_check(page)
     await page.fill("#login", login)
     await page.fill("#password", PASSWORD)
     await page.keyboard.press("Enter")
