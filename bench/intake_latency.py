@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import re
@@ -27,10 +26,11 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 from playwright.async_api import async_playwright
+
+from leadflow.telephony.mango import MangoProvider
 
 KEY, SALT = "bench-mango-key", "bench-mango-salt"
 LINE = "78005550000"  # the demo's first campaign line (Москва)
@@ -67,10 +67,7 @@ def signed_call(caller: str) -> str:
         "from": {"number": caller},
         "to": {"number": LINE, "line_number": LINE},
     }
-    text = json.dumps(payload, separators=(",", ":"))
-    return urlencode(
-        {"vpbx_api_key": KEY, "sign": hashlib.sha256((KEY + text + SALT).encode()).hexdigest(), "json": text}
-    )
+    return MangoProvider(KEY, SALT).delivery(payload)
 
 
 def phone_text(digits: str) -> str:

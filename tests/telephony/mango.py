@@ -3,13 +3,13 @@ helpers to deliver them to the webhook as the provider does: the form body exact
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
+
+from leadflow.telephony.mango import MangoProvider
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mango"
 SIGNING = json.loads((FIXTURES / "signing.json").read_text())
@@ -38,9 +38,7 @@ async def deliver(client: httpx.AsyncClient, item: dict[str, Any]) -> httpx.Resp
 
 def signed_body(payload: str | dict[str, Any], *, key: str = API_KEY, salt: str = API_SALT) -> str:
     """A form body for any payload, signed as the provider signs (the json field exactly as sent)."""
-    text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    sign = hashlib.sha256((key + text + salt).encode()).hexdigest()
-    return urlencode({"vpbx_api_key": key, "sign": sign, "json": text})
+    return MangoProvider(key, salt).delivery(payload)
 
 
 async def post_payload(client: httpx.AsyncClient, event: str, payload: str | dict[str, Any]) -> httpx.Response:

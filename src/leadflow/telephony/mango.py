@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -109,6 +110,12 @@ class MangoProvider:
 
     def sign(self, payload: str) -> str:
         return hashlib.sha256((self.api_key + payload + self.api_salt).encode()).hexdigest()
+
+    def delivery(self, payload: str | dict[str, Any]) -> str:
+        """The form body the provider posts for ``payload`` (the ``json`` field exactly as given, or compact JSON):
+        the other side of :meth:`parse`, for tests and benchmarks that play the provider."""
+        text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        return urlencode({"vpbx_api_key": self.api_key, "sign": self.sign(text), "json": text})
 
     def parse(self, event: str, form: dict[str, str]) -> CallEvent:
         missing = [FieldError(f, "Required.") for f in ("vpbx_api_key", "sign", "json") if f not in form]
