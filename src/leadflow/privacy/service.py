@@ -128,16 +128,30 @@ async def export(
     _admin(principal)
     data = await find(session, phone)
     async with unit_of_work(session, stale):
-        audit.record(
-            session,
-            "personal_data_exported",
-            actor_id=principal.id,
-            client=client,
-            target_type=TARGET,
-            target_id=mask_phone(phone),
-            data={"format": fmt, **data.counts()},
-        )
+        _audit(session, "personal_data_exported", principal, client, phone, {"format": fmt, **data.counts()})
     return data
+
+
+def _audit(
+    session: AsyncSession,
+    action: str,
+    principal: Principal,
+    client: ClientInfo,
+    phone: str,
+    data: dict[str, Any],
+    result: str = "ok",
+) -> None:
+    """An audit line about a client's phone, which it names masked (the log outlives the erasure)."""
+    audit.record(
+        session,
+        action,
+        actor_id=principal.id,
+        client=client,
+        result=result,
+        target_type=TARGET,
+        target_id=mask_phone(phone),
+        data=data,
+    )
 
 
 def live_files(data: ClientData) -> list[StoredFile]:
@@ -173,27 +187,11 @@ async def erase(
             "call_recordings": len(data.recordings),
             "files": len(doomed),
         }
-        audit.record(
-            session,
-            "personal_data_erased",
-            actor_id=principal.id,
-            client=client,
-            target_type=TARGET,
-            target_id=mask_phone(phone),
-            data=counts,
-        )
+        _audit(session, "personal_data_erased", principal, client, phone, counts)
     orphans = await files.purge(storage, doomed)
     if orphans:
         async with unit_of_work(session, stale):
-            audit.record(
-                session,
-                "personal_data_orphans",
-                actor_id=principal.id,
-                client=client,
-                result="failed",
-                target_type=TARGET,
-                target_id=mask_phone(phone),
-                data={"files": [{"id": f.id, "storage_key": f.storage_key} for f in orphans]},
-            )
+            files_left = [{"id": f.id, "storage_key": f.storage_key} for f in orphans]
+            _audit(session, "personal_data_orphans", principal, client, phone, {"files": files_left}, "failed")
         log.error("personal_data_orphans", files=len(orphans))
     return Erasure(counts=counts, orphans=[f.id for f in orphans])
