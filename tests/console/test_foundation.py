@@ -250,3 +250,14 @@ def test_both_catalogues_have_the_same_keys_and_every_used_key() -> None:
     }  # a prefix completed in the template ("errors.text_" ~ status)
     assert sorted(used - dynamic - set(ru)) == []
     assert all(any(k.startswith(prefix) for k in ru) for prefix in dynamic)
+
+
+async def test_an_admin_without_the_required_second_factor_can_still_sign_out(harness_factory) -> None:  # type: ignore[no-untyped-def]
+    h = await harness_factory(require_2fa_for_admins=True)
+    admin = await h.user(Role.admin)
+    assert (await page_sign_in(h, admin.login)).status_code == 303
+    refused = await h.client.get("/requests")
+    assert refused.status_code == 403 and "<html" in refused.text
+    signed_out = await h.client.post("/logout", headers=csrf(h.client))
+    assert signed_out.status_code == 204 and signed_out.headers["hx-redirect"] == "/login"
+    assert (await h.client.get("/")).headers["location"] == "/login"

@@ -236,6 +236,9 @@ async def test_the_money_preview_is_the_domains_in_both_languages(h: Harness) ->
     assert "<dd data-net>1\u00a0234,55\u00a0₽</dd>" in answer.text
     assert "<dd data-handover>370,37\u00a0₽</dd>" in answer.text
     assert "<dd data-earned>864,18\u00a0₽</dd>" in answer.text
+    # typed as a Russian phone keyboard types them: a comma, and a space between thousands
+    comma = await ru.post(f"/my/{job['id']}/preview", data={"result": "1 234,56", "expenses": "0,01"})
+    assert "<dd data-handover>370,37\u00a0₽</dd>" in comma.text
     en = await page_client(h, t.master_user, lang="en")
     english = await en.post(f"/my/{job['id']}/preview", data={"result": "1234.56", "expenses": "0.01"})
     assert "<dd data-handover>370.37\u00a0₽</dd>" in english.text

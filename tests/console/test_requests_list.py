@@ -79,7 +79,8 @@ async def test_csv_link_carries_exactly_the_filters(h: Harness) -> None:
     link = urlsplit(csv_link(page.text))
     assert link.path == "/api/v1/requests"
     sent = parse_qsl(link.query)
-    assert sent == [*(p for p in query if p[0] not in ("page", "per_page")), ("format", "csv")]
+    # ... and the page's language (this client's is English), for the file's headers and labels
+    assert sent == [*(p for p in query if p[0] not in ("page", "per_page")), ("format", "csv"), ("lang", "en")]
 
 
 async def test_invalid_filter_is_a_clear_error_page(h: Harness) -> None:

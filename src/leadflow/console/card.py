@@ -24,7 +24,7 @@ from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.console import options
-from leadflow.console.forms import available_moves, field_errors, move, parse
+from leadflow.console.forms import available_moves, field_errors, money_text, move, parse
 from leadflow.console.i18n import Translator
 from leadflow.console.render import render, translator
 from leadflow.console.session import PageRoute, PageUser, is_htmx
@@ -270,12 +270,6 @@ def _payload(changed: dict[str, str], zone: str) -> dict[str, Any]:
         else:
             body[field] = value
     return body
-
-
-def money_text(value: str) -> str:
-    """An amount as typed in either language ("1 234,50" or "1234.50") in the API's form (the model checks the rest)."""
-    compact = value.replace(" ", "").replace("\u00a0", "")
-    return compact.replace(",", ".") if compact.count(",") == 1 and "." not in compact else compact
 
 
 @router.post("/requests/{request_id}")

@@ -22,6 +22,13 @@ from leadflow.requests.workflow import Move, Status, moves_for
 M = TypeVar("M", bound=BaseModel)
 
 
+def money_text(value: str) -> str:
+    """An amount as typed in either language ("1 234,50" or "1234.50") in the API's form (the model checks the rest):
+    a Russian phone keyboard offers a comma for a decimal field."""
+    compact = value.replace(" ", "").replace("\u00a0", "")
+    return compact.replace(",", ".") if compact.count(",") == 1 and "." not in compact else compact
+
+
 def _is_integer(annotation: Any) -> bool:
     """``int``, ``int | None``, ``Annotated[int, …]`` (an id) and the like."""
     return annotation is int or any(_is_integer(arg) for arg in get_args(annotation))

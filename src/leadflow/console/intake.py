@@ -244,6 +244,7 @@ async def _render_form(
 
 @router.get("/intake/{request_id}/{kind}")
 async def move_form(request: Request, session: Session, user: PageUser, request_id: IdPath, kind: str) -> Response:
+    _may_open(user)
     row = await queries.get_request(session, user, request_id)
     return await _render_form(request, session, user, row, kind)
 
@@ -252,6 +253,7 @@ async def move_form(request: Request, session: Session, user: PageUser, request_
 async def load(
     request: Request, session: Session, user: PageUser, runtime: Runtime, city_id: int, visit_at: str | None = None
 ) -> Response:
+    _may_open(user)
     zone = await catalog.city_zone(session, city_id, runtime.business_timezone)
     context = await _load_context(session, user, city_id, _day_of(visit_at, zone), runtime.business_timezone)
     return render(request, "fragments/intake_load.html", context, principal=user)

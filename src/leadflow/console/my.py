@@ -277,7 +277,7 @@ async def preview(request: Request, job_id: IdPath, session: Session, user: Page
     _master_only(user)
     job = await queries.get_request(session, user, job_id)
     form = await request.form()
-    values = {k: str(form.get(k, "")) for k in MONEY_FIELDS}
+    values = {k: forms.money_text(str(form.get(k, ""))) for k in MONEY_FIELDS}
     t = translator(request)
     try:
         if not values["result"] or not values["expenses"]:
@@ -298,6 +298,7 @@ async def complete(
     _master_only(user)
     form = await request.form()
     data = _form_values(form, ("version", *MONEY_FIELDS))
+    data |= {k: forms.money_text(data[k]) for k in MONEY_FIELDS if k in data}
     t = translator(request)
     try:
         await _make_move(session, user, settings, job_id, {"to": Status.done.value, **data})

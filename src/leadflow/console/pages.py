@@ -11,19 +11,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from leadflow.accounts import reads
 from leadflow.accounts.auth import AuthService
+from leadflow.accounts.auth_router import login_rate_limit
 from leadflow.accounts.cookies import clear_session_cookies, set_session_cookies
 from leadflow.accounts.models import Role
-from leadflow.accounts.policies import check_csrf
 from leadflow.console import assets
 from leadflow.console.i18n import COOKIE, LANGUAGES
 from leadflow.console.render import HOME, render
 from leadflow.console.session import PageRoute, PageUser, safe_next
 from leadflow.platform.client import Client
-from leadflow.platform.dependencies import AppSettings, LimiterDep, Session, SignerDep, component
-from leadflow.platform.problems import NotFound, Problem, RateLimited
-from leadflow.platform.ratelimit import per_minute
+from leadflow.platform.dependencies import AppSettings, LimiterDep, Session, component
+from leadflow.platform.problems import NotFound, Problem
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 Auth = Annotated[AuthService, Depends(component("auth", AuthService))]
@@ -69,9 +67,7 @@ async def login(
                 {"next": target, "form": form, "error": "login.missing", "otp": bool(otp)},
                 status_code=422,
             )
-        decision = await limiter.hit(per_minute(settings.login_rate_limit_per_minute), "login", client.ip or "unknown")
-        if not decision.allowed:
-            raise RateLimited(decision.retry_after)
+        await login_rate_limit(request, limiter, settings)  # the API's per-address sign-in limit, shared with it
         issued = await auth.login(session, login, password, otp or None, client, "browser")
     except Problem as problem:
         retry = problem.headers.get("Retry-After")
@@ -87,18 +83,15 @@ async def login(
         }
         return render(request, "login.html", context, status_code=problem.status, headers=problem.headers)
     if target == "/":
-        user = await reads.get_self(session, issued.user.id)
-        target = HOME[Role(user.role)]
+        target = HOME[Role(issued.user.role)]
     response = RedirectResponse(target, status_code=303)
     set_session_cookies(response, settings, issued)
     return response
 
 
 @router.post("/logout")
-async def logout(
-    request: Request, session: Session, auth: Auth, client: Client, signer: SignerDep, user: PageUser
-) -> Response:
-    check_csrf(request, signer, user.session_id)
+async def logout(session: Session, auth: Auth, client: Client, user: PageUser) -> Response:
+    """Close this session (the page session has checked the CSRF header already)."""
     await auth.logout(session, user.session_id, user.id, client)
     response = Response(status_code=204, headers={"HX-Redirect": "/login"})
     clear_session_cookies(response)

@@ -30,6 +30,7 @@ from leadflow.platform.problems import Forbidden, Problem
 from leadflow.platform.security import TokenError
 
 RENEWED = "renewed_session"
+TWO_FACTOR_FREE = frozenset({"/logout", "/logout/everywhere"})
 
 
 class SignInRequired(Exception):
@@ -88,6 +89,7 @@ async def page_principal(
     if (
         principal.role is Role.admin
         and not principal.two_factor_enabled
+        and request.url.path not in TWO_FACTOR_FREE  # signing out is always allowed, as in the API
         and await two_factor_required_for_admins(session, settings)
     ):
         raise Forbidden("Administrators must turn on two-factor sign-in first.", type="two-factor-required")

@@ -19,6 +19,7 @@ from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.console import options
 from leadflow.console.render import render
 from leadflow.console.session import PageRoute, PageUser, is_htmx
+from leadflow.platform.api import API_PREFIX
 from leadflow.platform.dependencies import AppSettings, Session
 from leadflow.platform.problems import Forbidden, ValidationProblem, validation_errors
 from leadflow.platform.schemas import MAX_ID, MAX_PER_PAGE, PageParams
@@ -105,10 +106,11 @@ class ListQuery(BaseModel):
         pairs = self.params(**change)
         return "/requests" + (f"?{urlencode(pairs)}" if pairs else "")
 
-    def csv_url(self) -> str:
-        """The API's CSV export of exactly these filters and this order (every matching row, not one page)."""
+    def csv_url(self, lang: str) -> str:
+        """The API's CSV export of exactly these filters and this order (every matching row, not one page), with its
+        headers and labels in the page's language."""
         pairs = [(k, v) for k, v in self.params() if k not in ("page", "per_page")]
-        return "/api/v1/requests?" + urlencode([*pairs, ("format", "csv")])
+        return f"{API_PREFIX}/requests?" + urlencode([*pairs, ("format", "csv"), ("lang", lang)])
 
     def sort_url(self, column: str) -> str:
         target = f"-{column}" if self.sort == column else column

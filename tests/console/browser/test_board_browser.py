@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.async_api import expect
 from sqlalchemy import update
 
 from leadflow.accounts.models import User
@@ -99,8 +100,8 @@ async def test_drag_and_keyboard_assign_update_the_other_board_live(
     await one.wait_for_selector(in_lane, timeout=WAIT_MS)  # type: ignore[attr-defined]
     # Director two's board follows by itself: the job leaves the tray and waits for Ivanov's answer in his lane.
     await two.wait_for_selector(in_lane, timeout=WAIT_MS)  # type: ignore[attr-defined]
-    assert await two.locator(f'.tray [data-id="{dragged}"]').count() == 0  # type: ignore[attr-defined]
-    assert await two.locator(f"#lane-{ivanov.id} ~ .load").inner_text() == "jobs: 1"  # type: ignore[attr-defined]
+    await expect(two.locator(f'.tray [data-id="{dragged}"]')).to_have_count(0)  # type: ignore[attr-defined]
+    await expect(two.locator(f"#lane-{ivanov.id} ~ .load")).to_have_text("jobs: 1")  # type: ignore[attr-defined]
 
     # Director two does the same with the keyboard: j to the card, Tab to its menu, Enter, Tab to a master, Enter.
     await two.locator("body").press("j")  # type: ignore[attr-defined]
@@ -116,7 +117,7 @@ async def test_drag_and_keyboard_assign_update_the_other_board_live(
     in_petrov = f'.lane-track[data-master="{petrov.id}"] [data-id="{keyed}"]'
     await two.wait_for_selector(in_petrov, timeout=WAIT_MS)  # type: ignore[attr-defined]
     await one.wait_for_selector(in_petrov, timeout=WAIT_MS)  # type: ignore[attr-defined]
-    assert await one.locator(".tray [data-row]").count() == 0  # type: ignore[attr-defined]
+    await expect(one.locator(".tray [data-row]")).to_have_count(0)  # type: ignore[attr-defined]
 
     stored = [(await admin.get(f"/api/v1/requests/{rid}")).json() for rid in (dragged, keyed)]
     assert [(r["status"], r["master_id"]) for r in stored] == [

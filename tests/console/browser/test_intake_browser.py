@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from tests.conftest import PASSWORD, Harness
 from tests.console.browser.support import API_KEY, API_SALT, FORM, axe_check, mango_call
@@ -53,16 +53,14 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
             answer = await client.post(path, content=body, headers=FORM)
         assert answer.status_code == 200, answer.text
 
-    started = time.monotonic()
     await call("79161234567")
     row = page.locator("[data-row]", has_text="+7 916 123-45-67")
     await row.wait_for(timeout=10_000)
     # live, without a reload (the page was never navigated again); the latency itself is bench/intake_latency.py's
-    assert time.monotonic() - started < 5.0
     assert page.url.endswith("/intake")
     await page.wait_for_function("() => document.querySelector('#announce').textContent.length > 0")
     assert await page.locator("#announce").text_content() == "Новый звонок: +7 916 123-45-67, Москва"
-    assert await page.locator("[data-counter=new]").text_content() == "1"
+    await expect(page.locator("[data-counter=new]")).to_have_text("1")
     await axe_check(page)
 
     # keyboard only: j focuses the row; a refresh of the list (another call) keeps that row focused
@@ -96,7 +94,7 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
     await page.keyboard.press("Enter")
     await page.locator("#panel [data-done]").wait_for()
     await page.locator(f"[data-row][data-id='{first_id}']").wait_for(state="detached")
-    assert await page.locator("[data-counter=new]").text_content() == "2"
+    await expect(page.locator("[data-counter=new]")).to_have_text("2")
 
     # the phone size: nothing scrolls sideways
     await page.set_viewport_size({"width": 390, "height": 844})
