@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scheduler = asyncio.create_task(jobs.run_scheduler(stop)) if jobs.in_process else None
         await cache.start()
         await runtime.events.start()
-        close_streams_on_server_exit()
+        close_streams_on_server_exit(runtime.events)
         warming = asyncio.create_task(warm_cache(settings, database, cache))
         yield
         stop.set()

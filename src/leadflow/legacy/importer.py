@@ -29,10 +29,6 @@ REFERENCE = ("cities", "request_types", "directions", "transaction_types")
 Step = Callable[[AsyncSession], Awaitable[None]]
 
 
-class ImportStopped(Exception):
-    """A table failed; the report's ``stopped`` says where."""
-
-
 async def run(
     settings: Settings,
     database: Database,

@@ -43,7 +43,6 @@ class Report:
     # invented (the old cash desk is the record of the money received); a director books or corrects it.
     done_without_handover: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)  # other changes: a guessed type kind, a dropped date
-    files_imported: list[dict[str, Any]] = field(default_factory=list)
     files_missing: list[dict[str, Any]] = field(default_factory=list)
     stopped: dict[str, Any] | None = None
     _statuses: Counter[tuple[str, str, bool]] = field(default_factory=Counter)

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import time
@@ -32,7 +31,7 @@ from prometheus_client import Counter, Gauge
 from redis.asyncio import Redis
 
 from leadflow import __version__
-from leadflow.platform.redis import listen
+from leadflow.platform.redis import Listener
 
 log = structlog.get_logger("leadflow.cache")
 
@@ -136,7 +135,10 @@ class Cache:
         self._down_until = 0.0
         self._dirty: set[str] = set()  # tags bumped while Redis was away, replayed when it is back
         self._flights: dict[str, asyncio.Future[Any]] = {}
-        self._listener: asyncio.Task[None] | None = None
+        # Whatever was published while this process was not listening is lost: start clean at each subscription.
+        self._listener = Listener(
+            redis, self._channel, lambda data: self._memory.bump(json.loads(data)), on_subscribed=self._memory.clear
+        )
         self.stats = Stats()
         if redis is not None:
             REDIS_UP.set(1)
@@ -319,21 +321,10 @@ class Cache:
 
     async def start(self) -> None:
         """Listen for other processes' invalidations (with Redis)."""
-        if self._redis is not None and self._listener is None:
-            self._listener = asyncio.create_task(self._listen(self._redis))
+        self._listener.start()
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
-
-    async def _listen(self, redis: Redis) -> None:
-        # Whatever was published while this process was not listening is lost: start clean at each subscription.
-        await listen(
-            redis, self._channel, lambda data: self._memory.bump(json.loads(data)), on_subscribed=self._memory.clear
-        )
+        await self._listener.stop()
 
     # Stats ------------------------------------------------------------------------------------------------------
     async def describe(self) -> dict[str, Any]:

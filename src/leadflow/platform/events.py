@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import signal
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,13 +24,12 @@ import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from leadflow.platform.redis import listen
+from leadflow.platform.redis import Listener
 
 log = structlog.get_logger("leadflow.events")
 
 QUEUE_SIZE = 256  # a listener that falls this far behind loses the oldest notifications (it re-fetches anyway)
 CLOSING = "stream.closing"  # what a subscriber receives when the process is shutting down
-_BUSES: weakref.WeakSet[EventBus] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -89,22 +87,14 @@ class EventBus:
         self._redis = redis
         self._channel = f"{prefix}:events"
         self._queues: set[asyncio.Queue[Notification]] = set()
-        self._listener: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listener = Listener(redis, self._channel, lambda data: self._fan_out([Notification.from_json(data)]))
         self.closing = False
-        _BUSES.add(self)
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        if self._redis is not None and self._listener is None:
-            self._listener = asyncio.create_task(self._listen(self._redis))
+        self._listener.start()
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await self._listener.stop()
 
     async def publish(self, notifications: Iterable[Notification]) -> None:
         items = list(notifications)
@@ -143,25 +133,13 @@ class EventBus:
         self.closing = True
         self._fan_out([Notification(CLOSING)])
 
-    @property
-    def subscribers(self) -> int:
-        return len(self._queues)
 
-    async def _listen(self, redis: Redis) -> None:
-        await listen(redis, self._channel, lambda data: self._fan_out([Notification.from_json(data)]))
-
-
-def close_all_streams() -> None:
-    """Called from the server's shutdown signal: every bus of this process closes its streams."""
-    for bus in list(_BUSES):
-        if bus._loop is not None and not bus._loop.is_closed():
-            bus._loop.call_soon_threadsafe(bus.close_streams)
-
-
-def close_streams_on_server_exit() -> None:
+def close_streams_on_server_exit(bus: EventBus) -> None:
     """Open event streams never end by themselves, and uvicorn drains open requests on SIGTERM/SIGINT before the
     app's shutdown runs: chain the server's own signal handler so that streams are told to close first and the drain
-    waits only for real requests. Only the server's handler is chained (a test process's handlers are left alone)."""
+    waits only for real requests. Only the server's handler is chained (a test process's handlers are left alone).
+    Called from the app's start-up, in its event loop; the signal handler hands the closing to that loop."""
+    loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(signum)
         owner = getattr(previous, "__self__", None)
@@ -169,7 +147,8 @@ def close_streams_on_server_exit() -> None:
             continue
 
         def handler(sig: int, frame: Any, previous: Any = previous) -> None:
-            close_all_streams()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(bus.close_streams)
             previous(sig, frame)
 
         signal.signal(signum, handler)

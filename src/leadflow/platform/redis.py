@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import structlog
@@ -26,6 +27,32 @@ def create_redis(settings: Settings) -> Redis | None:
     if settings.redis_url:
         return Redis.from_url(settings.redis_url, **options)  # type: ignore[arg-type]
     return None
+
+
+class Listener:
+    r"""A task that :func:`listen`\ s to one channel while the owner runs: ``start()`` once, ``stop()`` at shutdown."""
+
+    def __init__(
+        self,
+        redis: Redis | None,
+        channel: str,
+        on_message: Callable[[bytes], None],
+        on_subscribed: Callable[[], None] | None = None,
+    ) -> None:
+        self._args = (redis, channel, on_message, on_subscribed)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        redis, channel, on_message, on_subscribed = self._args
+        if redis is not None and self._task is None:
+            self._task = asyncio.create_task(listen(redis, channel, on_message, on_subscribed))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
 
 
 async def listen(

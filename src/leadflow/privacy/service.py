@@ -26,7 +26,6 @@ from leadflow.audit import service as audit
 from leadflow.files import service as files
 from leadflow.files.models import StoredFile
 from leadflow.platform.client import ClientInfo
-from leadflow.platform.concurrency import stale
 from leadflow.platform.db import serialize, unit_of_work, utcnow
 from leadflow.platform.logging import mask_phone
 from leadflow.platform.problems import Conflict, Forbidden, NotFound
@@ -49,6 +48,11 @@ INTERNAL = frozenset({"storage_key"})  # where the bytes sit is the storage's bu
 def refused() -> Conflict:
     """A constraint the database refused while erasing (nothing was changed)."""
     return Conflict("The erasure could not be completed and nothing was changed; try again.", type="erasure-refused")
+
+
+def not_recorded() -> Conflict:
+    """The audit line of an export or of orphaned files could not be written (nothing else was)."""
+    return Conflict("The action could not be recorded in the audit log; try again.", type="audit-refused")
 
 
 def _value(value: Any) -> Any:
@@ -127,7 +131,7 @@ async def export(
     """What is stored about ``phone``, with the export written to the audit log (committed)."""
     _admin(principal)
     data = await find(session, phone)
-    async with unit_of_work(session, stale):
+    async with unit_of_work(session, not_recorded):
         _audit(session, "personal_data_exported", principal, client, phone, {"format": fmt, **data.counts()})
     return data
 
@@ -190,7 +194,7 @@ async def erase(
         _audit(session, "personal_data_erased", principal, client, phone, counts)
     orphans = await files.purge(storage, doomed)
     if orphans:
-        async with unit_of_work(session, stale):
+        async with unit_of_work(session, not_recorded):
             files_left = [{"id": f.id, "storage_key": f.storage_key} for f in orphans]
             _audit(session, "personal_data_orphans", principal, client, phone, {"files": files_left}, "failed")
         log.error("personal_data_orphans", files=len(orphans))
