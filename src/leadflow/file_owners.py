@@ -11,7 +11,6 @@ from leadflow.accounts.policies import Principal, current_principal
 from leadflow.administration import service as administration
 from leadflow.cash import files_access as cash
 from leadflow.files.access import RECORDING, REQUEST, TRANSACTION, FileRules
-from leadflow.platform.dependencies import get_settings, get_signer
 from leadflow.platform.settings import Settings
 from leadflow.recordings import files_access as recordings
 from leadflow.requests import files_access as requests
@@ -19,7 +18,9 @@ from leadflow.requests import files_access as requests
 
 def file_rules(settings: Settings) -> FileRules[Principal]:
     async def authenticate(request: Request, session: AsyncSession) -> Principal:
-        return await current_principal(request, session, get_signer(request), get_settings(request))
+        return await current_principal(
+            request, session, request.app.state.signer, request.app.state.settings, request.app.state.cache
+        )
 
     async def business_zone(session: AsyncSession) -> str:
         return (await administration.get_settings(session, settings)).business_timezone

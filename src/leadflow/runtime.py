@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from leadflow.accounts import invalidation as accounts_invalidation
+from leadflow.administration import service as administration
 from leadflow.catalog import service as catalog
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
@@ -26,6 +28,7 @@ from leadflow.platform.settings import Settings
 from leadflow.platform.storage import Storage, create_storage
 from leadflow.reports import invalidation as reports_invalidation
 from leadflow.requests import announcements as request_announcements
+from leadflow.requests import queries as request_queries
 from leadflow.tasks import build_jobs
 
 
@@ -49,9 +52,12 @@ class Runtime:
 
 
 def build_runtime(settings: Settings) -> Runtime:
+    accounts_invalidation.register_cache_taggers()
+    administration.register_cache_taggers()
     catalog.register_cache_taggers()
     reports_invalidation.register_cache_taggers()
     request_announcements.register_notifiers()
+    request_queries.register_cache_taggers()
     redis = create_redis(settings)
     cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
     events = EventBus(redis, settings.redis_prefix)

@@ -13,7 +13,7 @@ from leadflow.accounts.policies import SignedIn, check_csrf, current_principal
 from leadflow.accounts.shaping import user_out
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.client import Client
-from leadflow.platform.dependencies import AppSettings, LimiterDep, Session, component, get_settings
+from leadflow.platform.dependencies import AppSettings, LimiterDep, Session, component
 from leadflow.platform.problems import PROBLEM_RESPONSES, RateLimited, Unauthenticated, ValidationProblem
 from leadflow.platform.ratelimit import per_minute
 
@@ -48,7 +48,7 @@ async def login(
     body: schemas.LoginBody, request: Request, response: Response, session: Session, auth: Auth, client: Client
 ) -> schemas.LoginResult:
     issued = await auth.login(session, body.login, body.password, body.otp, client, "browser")
-    set_session_cookies(response, get_settings(request), issued)
+    set_session_cookies(response, request.app.state.settings, issued)
     user = await reads.get_self(session, issued.user.id)
     return schemas.LoginResult(user=user_out(user, None))
 
@@ -107,7 +107,7 @@ async def refresh(
         raise Unauthenticated("The refresh token is invalid; sign in again.", type="invalid-token")
     check_csrf(request, auth.signer, session_id)
     issued = await auth.refresh(session, cookie, client, grace=True)
-    set_session_cookies(response, get_settings(request), issued)
+    set_session_cookies(response, request.app.state.settings, issued)
     user = await reads.get_self(session, issued.user.id)
     return schemas.LoginResult(user=user_out(user, None))
 
@@ -121,7 +121,9 @@ async def logout(
     if body is not None and body.refresh_token:
         session_id = await auth.genuine_session(session, body.refresh_token)
     elif request.headers.get("authorization") or request.cookies.get("access_token"):
-        principal = await current_principal(request, session, auth.signer, get_settings(request))  # checks CSRF
+        principal = await current_principal(
+            request, session, auth.signer, request.app.state.settings, request.app.state.cache
+        )  # checks CSRF
         session_id, user_id = principal.session_id, principal.id
     elif request.cookies.get("refresh_token"):
         session_id = await auth.genuine_session(session, request.cookies["refresh_token"])

@@ -6,15 +6,17 @@ call answers 403.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from leadflow.accounts.invalidation import principal_tags
 from leadflow.accounts.models import (
     CITY_LIST_OPTIONAL,
     MANAGERS,
@@ -26,8 +28,9 @@ from leadflow.accounts.models import (
 )
 from leadflow.administration.service import two_factor_required_for_admins
 from leadflow.platform.api import API_PREFIX
+from leadflow.platform.cache import Cache
 from leadflow.platform.db import utcnow
-from leadflow.platform.dependencies import AppSettings, Session, SignerDep
+from leadflow.platform.dependencies import AppSettings, CacheDep, Session, SignerDep
 from leadflow.platform.middleware import bearer_or_cookie_token, is_bearer
 from leadflow.platform.problems import Forbidden, Unauthenticated
 from leadflow.platform.security import AccessClaims, Signer, TokenError
@@ -92,29 +95,45 @@ def scoped_to_known_cities(query: Select[T], city_column: Any, principal: Princi
     return scoped_to_cities(query.where(city_column.is_not(None)), city_column, principal)
 
 
-async def load_principal(session: AsyncSession, claims: AccessClaims) -> Principal | None:
-    """The caller behind an access token, if the user is active and the session live. One query per request;
-    account status and token version are never cached, so a block or logout takes effect at once."""
-    live = exists().where(
-        AuthSession.id == claims.session_id,
-        AuthSession.user_id == claims.user_id,
-        AuthSession.revoked_at.is_(None),
-        AuthSession.expires_at > utcnow(),
-    )
-    user = await session.scalar(
-        select(User)
-        .options(selectinload(User.cities), selectinload(User.master))
-        .where(
-            User.id == claims.user_id,
-            User.deleted_at.is_(None),
-            User.status == UserStatus.active,
-            User.token_version == claims.token_version,
-            live,
+async def load_principal(session: AsyncSession, claims: AccessClaims, cache: Cache | None = None) -> Principal | None:
+    """The caller behind an access token, if the user is active and the session live.
+
+    With ``cache``, the answer is kept in this process while no write touched the user, their cities, master profile
+    or sessions (``accounts.invalidation``): one generation read instead of a database query, and a block, a password
+    change or a sign-out still takes effect on the next request, in every process. The session's expiry is checked
+    on every call."""
+    if cache is None:
+        found, expires_at = await _read_principal(session, claims)
+    else:
+        key = ("principal", claims.user_id, claims.session_id, claims.token_version)
+        found, expires_at = await cache.remember(
+            key, principal_tags(claims.user_id), lambda: _read_principal(session, claims)
         )
-    )
-    if user is None:
+    if found is None or expires_at is None or expires_at <= utcnow():
         return None
-    return Principal(
+    return found
+
+
+async def _read_principal(session: AsyncSession, claims: AccessClaims) -> tuple[Principal | None, dt.datetime | None]:
+    row = (
+        await session.execute(
+            select(User, AuthSession.expires_at)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .options(selectinload(User.cities), selectinload(User.master))
+            .where(
+                User.id == claims.user_id,
+                User.deleted_at.is_(None),
+                User.status == UserStatus.active,
+                User.token_version == claims.token_version,
+                AuthSession.id == claims.session_id,
+                AuthSession.revoked_at.is_(None),
+            )
+        )
+    ).first()
+    if row is None:
+        return None, None
+    user, expires_at = row
+    principal = Principal(
         id=user.id,
         login=user.login,
         role=Role(user.role),
@@ -123,6 +142,7 @@ async def load_principal(session: AsyncSession, claims: AccessClaims) -> Princip
         session_id=claims.session_id,
         two_factor_enabled=user.totp_secret is not None,
     )
+    return principal, expires_at
 
 
 async def principal_from_token(session: AsyncSession, signer: Signer, token: str) -> Principal | None:
@@ -144,7 +164,9 @@ def check_csrf(request: Request, signer: Signer, session_id: str) -> None:
         )
 
 
-async def current_principal(request: Request, session: Session, signer: SignerDep, settings: AppSettings) -> Principal:
+async def current_principal(
+    request: Request, session: Session, signer: SignerDep, settings: AppSettings, cache: CacheDep
+) -> Principal:
     token = bearer_or_cookie_token(request.scope)
     from_cookie = token is not None and not is_bearer(request.headers.get("authorization", ""))
     if not token:
@@ -153,7 +175,7 @@ async def current_principal(request: Request, session: Session, signer: SignerDe
         claims = signer.read_access_token(token)
     except TokenError as exc:
         raise Unauthenticated("The access token is invalid or has expired.", type="invalid-token") from exc
-    principal = await load_principal(session, claims)
+    principal = await load_principal(session, claims, cache)
     if principal is None:
         raise Unauthenticated("The session has ended; sign in again.", type="invalid-token")
     if from_cookie and request.method not in SAFE_METHODS:
@@ -163,7 +185,7 @@ async def current_principal(request: Request, session: Session, signer: SignerDe
         principal.is_admin
         and not principal.two_factor_enabled
         and not request.url.path.startswith(TWO_FACTOR_FREE)
-        and await two_factor_required_for_admins(session, settings)
+        and await two_factor_required_for_admins(session, settings, cache)
     ):
         raise Forbidden(
             "Administrators must turn on two-factor sign-in first: POST /api/v1/auth/2fa/setup, then /confirm.",

@@ -1,4 +1,4 @@
-"""The runtime settings as a route dependency: read once per HTTP request, on the request's own session."""
+"""The runtime settings as a route dependency: remembered in the process until an administrator changes them."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import Depends
 
 from leadflow.administration.schemas import RuntimeSettings
-from leadflow.administration.service import get_settings
-from leadflow.platform.dependencies import AppSettings, Session
+from leadflow.administration.service import current_settings
+from leadflow.platform.dependencies import AppSettings, CacheDep, Session
 
 
-async def current_runtime(session: Session, settings: AppSettings) -> RuntimeSettings:
-    return await get_settings(session, settings)
+async def current_runtime(session: Session, settings: AppSettings, cache: CacheDep) -> RuntimeSettings:
+    return await current_settings(session, settings, cache)
 
 
 Runtime = Annotated[RuntimeSettings, Depends(current_runtime)]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from leadflow.administration.models import AppSetting
 from leadflow.administration.schemas import RuntimeSettings, RuntimeSettingsUpdate
 from leadflow.audit import service as audit
+from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.client import ClientInfo
 from leadflow.platform.db import unit_of_work
 from leadflow.platform.problems import Conflict
@@ -44,7 +45,27 @@ async def get_settings(session: AsyncSession, settings: Settings) -> RuntimeSett
     return RuntimeSettings(**values)
 
 
-async def two_factor_required_for_admins(session: AsyncSession, settings: Settings) -> bool:
+SETTINGS_TAG = "settings"
+
+
+def _any_setting(_row: object) -> set[str]:
+    return {SETTINGS_TAG}
+
+
+def register_cache_taggers() -> None:
+    """Any write to the runtime settings makes the remembered ones stale (see :func:`current_settings`)."""
+    invalidated_by(AppSetting.__tablename__, _any_setting)
+
+
+async def current_settings(session: AsyncSession, settings: Settings, cache: Cache) -> RuntimeSettings:
+    """The runtime settings, kept in this process until an administrator changes them (in any process). Read-only:
+    the same object answers every request."""
+    return await cache.remember(("runtime-settings",), [SETTINGS_TAG], lambda: get_settings(session, settings))
+
+
+async def two_factor_required_for_admins(session: AsyncSession, settings: Settings, cache: Cache | None = None) -> bool:
+    if cache is not None:
+        return (await current_settings(session, settings, cache)).require_2fa_for_admins
     row = await session.get(AppSetting, "require_2fa_for_admins")
     return bool(row.value) if row is not None else bool(defaults(settings)["require_2fa_for_admins"])
 

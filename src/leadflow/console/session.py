@@ -25,7 +25,7 @@ from leadflow.accounts.policies import SAFE_METHODS, Principal, check_csrf, load
 from leadflow.administration.service import two_factor_required_for_admins
 from leadflow.console.render import render
 from leadflow.platform.client import client_info
-from leadflow.platform.dependencies import AppSettings, Session, SignerDep, component
+from leadflow.platform.dependencies import AppSettings, CacheDep, Session, SignerDep, component
 from leadflow.platform.problems import Forbidden, Problem
 from leadflow.platform.security import TokenError
 
@@ -65,13 +65,14 @@ async def page_principal(
     session: Session,
     signer: SignerDep,
     settings: AppSettings,
+    cache: CacheDep,
     auth: Annotated[AuthService, Depends(component("auth", AuthService))],
 ) -> Principal:
     principal: Principal | None = None
     token = request.cookies.get(ACCESS)
     if token:
         try:
-            principal = await load_principal(session, signer.read_access_token(token))
+            principal = await load_principal(session, signer.read_access_token(token), cache)
         except TokenError:
             principal = None
     if principal is None and request.cookies.get(REFRESH):
@@ -90,7 +91,7 @@ async def page_principal(
         principal.role is Role.admin
         and not principal.two_factor_enabled
         and request.url.path not in TWO_FACTOR_FREE  # signing out is always allowed, as in the API
-        and await two_factor_required_for_admins(session, settings)
+        and await two_factor_required_for_admins(session, settings, cache)
     ):
         raise Forbidden("Administrators must turn on two-factor sign-in first.", type="two-factor-required")
     return principal

@@ -21,7 +21,7 @@ from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal, load_principal, may_see_city
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.db import Database
-from leadflow.platform.dependencies import DatabaseDep, SignerDep, component
+from leadflow.platform.dependencies import DatabaseDep, SignerDep
 from leadflow.platform.events import CLOSING, EventBus, Notification
 from leadflow.platform.middleware import bearer_or_cookie_token
 from leadflow.platform.problems import PROBLEM_RESPONSES, Unauthenticated
@@ -31,7 +31,6 @@ KEEPALIVE_S = 15.0
 RETRY_MS = 2000  # how soon a browser reconnects after the stream drops
 
 router = APIRouter(prefix=API_PREFIX, tags=["console"], responses=PROBLEM_RESPONSES)
-get_events = component("events", EventBus)
 
 
 def visible_to(principal: Principal, item: Notification) -> bool:
@@ -74,7 +73,7 @@ async def stream(request: Request, database: DatabaseDep, signer: SignerDep) -> 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     if getattr(request.state, "method", "GET") == "HEAD":  # the stream's headers, without waiting for its end
         return StreamingResponse(iter(()), media_type="text/event-stream", headers=headers)
-    events = get_events(request)
+    events: EventBus = request.app.state.events
 
     async def frames() -> AsyncIterator[bytes]:
         yield f"retry: {RETRY_MS}\n: connected\n\n".encode()

@@ -15,13 +15,13 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from leadflow.files import service
-from leadflow.files.access import Caller, get_file_rules
+from leadflow.files.access import Caller
 from leadflow.files.models import StoredFile
 from leadflow.files.schemas import FileOut
 from leadflow.platform.client import client_info
-from leadflow.platform.dependencies import get_settings, get_storage
 from leadflow.platform.problems import FieldError, Problem, ValidationProblem
-from leadflow.platform.storage import StorageError
+from leadflow.platform.settings import Settings
+from leadflow.platform.storage import Storage, StorageError
 
 C = TypeVar("C", bound=Caller)
 # Shown on its own, a file can do nothing: no scripts, no frames, no forms. PDFs are not sandboxed, because browsers'
@@ -76,7 +76,7 @@ class Access:
     async def caller(self, file_id: str | None, attempted: str) -> Any:
         """The registered ``authenticate``'s caller (typed by the owner that reads it); a refusal is logged."""
         try:
-            caller: Caller = await get_file_rules(self.request).authenticate(self.request, self.session)
+            caller: Caller = await self.request.app.state.file_rules.authenticate(self.request, self.session)
         except Problem as problem:
             await service.refuse(self.session, self.actor, file_id, attempted, problem.status)
             raise
@@ -155,8 +155,8 @@ async def _upload(
     kinds: tuple[str, ...],
     also: Callable[[StoredFile], None] | None,
 ) -> tuple[StoredFile, bool]:
-    settings = get_settings(request)
-    storage = get_storage(request)
+    settings: Settings = request.app.state.settings
+    storage: Storage = request.app.state.storage
     upload, kind = await form_file(request, kinds)
     limit = service.limit_for(kind, settings.upload_max_bytes, settings.audio_max_bytes)
     staged = await service.stage(_chunks(upload), upload.filename or "", kind, limit, settings.data_dir / "tmp")

@@ -21,7 +21,7 @@ from leadflow.reports.params import Period
 router = APIRouter(tags=["metrics"], responses=PROBLEM_RESPONSES)
 
 
-def may_scrape(request: Request, settings: AppSettings) -> None:
+async def may_scrape(request: Request, settings: AppSettings) -> None:
     """With METRICS_TOKEN: that bearer token (401 otherwise). Without: a client from METRICS_ALLOW (403)."""
     if settings.metrics_token:
         sent = request.headers.get("authorization", "")

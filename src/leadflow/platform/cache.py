@@ -21,10 +21,10 @@ import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import structlog
 from prometheus_client import Counter, Gauge
@@ -50,7 +50,9 @@ REDIS_UP = Gauge(
 RETRY_REDIS_AFTER_S = 5.0
 GENERATION_TTL_S = 7 * 24 * 3600  # far longer than any entry lives
 MEMORY_MAX_ENTRIES = 10_000
+REMEMBER_S = 600  # how long Cache.remember keeps an object at most
 RECENT_S = 10  # how long after a write its tags count as "just written": answers are then read from the primary
+M = TypeVar("M")
 PREFER_PRIMARY: ContextVar[bool] = ContextVar("prefer_primary", default=False)
 
 
@@ -135,6 +137,7 @@ class Cache:
         self._down_until = 0.0
         self._dirty: set[str] = set()  # tags bumped while Redis was away, replayed when it is back
         self._flights: dict[str, asyncio.Future[Any]] = {}
+        self._objects: OrderedDict[Hashable, tuple[list[int], float, Any]] = OrderedDict()  # see remember()
         # Whatever was published while this process was not listening is lost: start clean at each subscription.
         self._listener = Listener(
             redis, self._channel, lambda data: self._memory.bump(json.loads(data)), on_subscribed=self._memory.clear
@@ -255,6 +258,38 @@ class Cache:
         if store(value):
             await self._write(key, {"g": generations, "v": value}, ttl_s or self.ttl_s)
         return value
+
+    async def generations(self, tags: list[str]) -> list[int] | None:
+        """The current generations of ``tags``: from Redis when it is configured (every process's writes), from this
+        process otherwise; None while a configured Redis is failing, when another process's write may be unseen."""
+        if self._redis is None:
+            return self._memory.generations(tags)
+        ok, found = await self._redis_call("read", lambda r: r.mget([self._generation_key(t) for t in tags]))
+        return [int(g) if g is not None else 0 for g in found] if ok else None
+
+    async def remember(self, key: Hashable, tags: list[str], load: Callable[[], Awaitable[M]]) -> M:
+        """An immutable object ``load()`` made, kept in this process (not serialized) while the generations of
+        ``tags`` stay the same: the signed-in user, the runtime settings. Each call reads the generations (one Redis
+        round trip, or none without Redis), so a write in any process is seen by the next call; while a configured
+        Redis is failing, every call loads afresh."""
+        generations = await self.generations(tags)
+        if generations is not None:
+            found = self._objects.get(key)
+            if found is not None and found[0] == generations and found[1] > time.monotonic():
+                self._objects.move_to_end(key)
+                return cast(M, found[2])
+        value = await load()  # generations were read first: a write meanwhile makes this entry stale, never fresh
+        if generations is not None:
+            # Kept at most a while: a generation Redis forgot (GENERATION_TTL_S) starts again from 0.
+            self._objects[key] = (generations, time.monotonic() + REMEMBER_S, value)
+            self._objects.move_to_end(key)
+            while len(self._objects) > MEMORY_MAX_ENTRIES:
+                self._objects.popitem(last=False)
+        return value
+
+    def forget(self, key: Hashable) -> None:
+        """Drop a remembered object (its loader found it gone)."""
+        self._objects.pop(key, None)
 
     async def peek(self, namespace: str, parts: dict[str, Any]) -> Any:
         """The cached value for ``parts`` (stored without tags), or None; never computes."""

@@ -22,4 +22,8 @@ def client_info(request: Request) -> ClientInfo:
     return ClientInfo(ip=getattr(request.state, "client_ip", None), user_agent=ua[:300] if ua else None)
 
 
-Client = Annotated[ClientInfo, Depends(client_info)]
+async def _client(request: Request) -> ClientInfo:
+    return client_info(request)
+
+
+Client = Annotated[ClientInfo, Depends(_client)]

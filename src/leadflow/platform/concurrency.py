@@ -41,7 +41,7 @@ class ReadVersion:
     if_match: str | None
 
 
-def read_version(body: Annotated[VersionBody | None, Body()] = None, if_match: IfMatch = None) -> ReadVersion:
+async def read_version(body: Annotated[VersionBody | None, Body()] = None, if_match: IfMatch = None) -> ReadVersion:
     return ReadVersion(body.version if body is not None else None, if_match)
 
 

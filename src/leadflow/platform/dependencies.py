@@ -7,7 +7,7 @@ function, so the route, the policy and the runtime settings all work on the same
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -27,10 +27,11 @@ from leadflow.platform.storage import Storage
 T = TypeVar("T")
 
 
-def component(name: str, kind: type[T]) -> Callable[[Request], T]:
-    """A dependency that hands a route the component ``app.py`` stored under ``name``."""
+def component(name: str, kind: type[T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency that hands a route the component ``app.py`` stored under ``name``. Dependencies are ``async``
+    throughout: FastAPI runs a plain ``def`` one on a worker thread, a thread hop on every request."""
 
-    def component(request: Request) -> T:
+    async def component(request: Request) -> T:
         value: T = getattr(request.app.state, name)
         return value
 
@@ -47,14 +48,15 @@ get_signer = component("signer", Signer)
 get_limiter = component("limiter", RateLimiter)
 
 
-def get_redis(request: Request) -> Redis | None:
+async def get_redis(request: Request) -> Redis | None:
     redis: Redis | None = request.app.state.redis
     return redis
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one session. Services commit; anything uncommitted is rolled back."""
-    async with get_database(request).session() as session:
+    database: Database = request.app.state.database
+    async with database.session() as session:
         yield session
 
 

@@ -15,7 +15,7 @@ from leadflow.platform.schemas import DEFAULT_PER_PAGE, MAX_ID, MAX_PER_PAGE, Pa
 IntegerText = BeforeValidator(integer_text)
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1."), IntegerText] = 1,
     per_page: Annotated[
         int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page, at most 200."), IntegerText
@@ -59,7 +59,7 @@ class ExportParams:
     lang: str  # "ru" or "en": the CSV header language
 
 
-def list_export(
+async def list_export(
     format: ListFormat = "json", lang: LangQuery = None, accept_language: AcceptLanguage = None
 ) -> ExportParams:
     """What a list answers: its JSON page, or (``format=csv``) every row as CSV in the caller's language."""

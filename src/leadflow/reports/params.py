@@ -18,7 +18,7 @@ DateFrom = Annotated[
 DateTo = Annotated[dt.date | None, Query(description="Last day, inclusive. Default: today.")]
 
 
-def report_query(date_from: DateFrom = None, date_to: DateTo = None, city_id: IdQuery = None) -> ReportQuery:
+async def report_query(date_from: DateFrom = None, date_to: DateTo = None, city_id: IdQuery = None) -> ReportQuery:
     return ReportQuery(date_from=date_from, date_to=date_to, city_id=city_id)
 
 

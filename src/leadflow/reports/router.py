@@ -60,7 +60,7 @@ def _mount(name: str) -> None:
         accept_language: AcceptLanguage = None,
     ) -> Any:
         await release(session)  # the report reads on sessions of its own
-        query = report_query(date_from, date_to, city_id)
+        query = await report_query(date_from, date_to, city_id)
         body = await service.run(database, cache, principal, name, query, runtime.business_timezone)
         if format == "csv":
             period = body["period"]

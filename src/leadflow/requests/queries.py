@@ -6,17 +6,20 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from leadflow.accounts.models import MasterProfile, Role, User, UserStatus
-from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities
+from leadflow.accounts.policies import Principal, may_see_city, scoped_to_cities, visible_city_ids
 from leadflow.accounts.scope import masters_query
+from leadflow.campaigns.models import Campaign
 from leadflow.catalog import service as catalog
+from leadflow.catalog.models import City, Direction, RequestType
+from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.db import matching, paginate, stream, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
@@ -140,6 +143,93 @@ async def list_requests(
     query = await _filtered(session, principal, filters, business_zone)
     # selectinload: the page itself stays an index scan with LIMIT; the nested objects come in one query each.
     return await paginate(session, query.options(*_loaded(selectinload)), page, *_order(sort))
+
+
+# The list item's own columns (RequestListItem); the nested objects are joined to the page (see list_page).
+ITEM_COLUMNS = (
+    "id", "status", "source", "city_id", "campaign_id", "request_type_id", "direction_id", "client_phone",
+    "client_name", "address", "visit_at", "problem", "master_id", "master_notes", "result", "expenses", "net_amount",
+    "master_handover", "company_share", "ats_number", "operator_id", "call_center_notes", "callback_at", "version",
+    "created_at", "updated_at", "status_changed_at", "completed_at",
+)  # fmt: skip
+NESTED: dict[str, tuple[Any, tuple[str, ...]]] = {
+    "city": (City, ("id", "name", "timezone")),
+    "campaign": (Campaign, ("id", "name", "channel", "phone")),
+    "request_type": (RequestType, ("id", "code", "name")),
+    "direction": (Direction, ("id", "name")),
+    "master": (User, ("id", "full_name")),
+}
+_ALIASES: dict[str, Any] = {name: aliased(model, name=f"n_{name}") for name, (model, _) in NESTED.items()}
+# Built once: the columns of a list page and the joins to its nested objects.
+_ITEM_SELECT = select(
+    *(getattr(Request, c) for c in ITEM_COLUMNS),
+    *(getattr(_ALIASES[n], c).label(f"{n}.{c}") for n, (_, columns) in NESTED.items() for c in columns),
+)
+_NESTED_JOINS = tuple((_ALIASES[n], _ALIASES[n].id == getattr(Request, f"{n}_id")) for n in NESTED)
+REQUESTS_TAG = "requests"
+
+
+def _any_request(_row: Any) -> set[str]:
+    return {REQUESTS_TAG}
+
+
+def register_cache_taggers() -> None:
+    """Any committed write to requests (a row or a bulk statement) makes the cached counts stale."""
+    invalidated_by(Request.__tablename__, _any_request)
+
+
+async def list_page(
+    session: AsyncSession,
+    cache: Cache,
+    principal: Principal,
+    page: PageParams,
+    filters: Filters,
+    *,
+    sort: str = "-created_at",
+    business_zone: str,
+) -> tuple[list[dict[str, Any]], int]:
+    """The API's list: one page as plain dicts shaped like ``RequestListItem`` and the count of every match.
+
+    One statement: the page's ids are chosen alone (index scan + ``LIMIT``), then joined to their nested objects,
+    and only the columns the item shows are read (no ORM objects). The count is the costly part (every matching
+    row): it is cached per scope and filters and recomputed after any write to requests, so it is exact."""
+    query = await _filtered(session, principal, filters, business_zone)
+    total = await cached_count(session, cache, principal, filters, query, business_zone)
+    if total == 0 or page.offset >= total:
+        return [], total
+    order = _order(sort)
+    chosen = query.with_only_columns(Request.id).order_by(*order).offset(page.offset).limit(page.per_page).subquery()
+    joined = _ITEM_SELECT.join(chosen, chosen.c.id == Request.id)
+    for alias, on in _NESTED_JOINS:
+        joined = joined.outerjoin(alias, on)
+    items = []
+    for row in (await session.execute(joined.order_by(*order))).mappings():
+        item: dict[str, Any] = {c: row[c] for c in ITEM_COLUMNS}
+        for name, (_, columns) in NESTED.items():
+            item[name] = {c: row[f"{name}.{c}"] for c in columns} if row[f"{name}.id"] is not None else None
+        items.append(item)
+    return items, total
+
+
+async def cached_count(
+    session: AsyncSession, cache: Cache, principal: Principal, filters: Filters, query: Select[Request], zone: str
+) -> int:
+    """How many live requests match, from the cache unless a request was written since it was counted (in any
+    process: the ``requests`` tag generation is read on every call). Concurrent misses of one key count once."""
+    cities = visible_city_ids(principal)
+    scope = {
+        "role": principal.role.value,
+        "master": principal.id if principal.role is Role.master else None,
+        "cities": sorted(cities) if cities is not None else None,
+    }
+    parts = {"scope": scope, "filters": asdict(filters), "zone": zone}
+    tags = [REQUESTS_TAG, "ref:cities"] if filters.date_from or filters.date_to else [REQUESTS_TAG]
+
+    async def count() -> int:
+        counted = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
+        return int(counted or 0)
+
+    return int(await cache.get_or_compute("requests.count", parts, tags, count))
 
 
 async def export_requests(

@@ -16,7 +16,7 @@ from leadflow.files.http import accept_upload, multipart_doc
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
-from leadflow.platform.dependencies import ListExport, Paging, Session
+from leadflow.platform.dependencies import CacheDep, ListExport, Paging, Session
 from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdPath, IdQuery, SearchQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
@@ -76,6 +76,7 @@ async def list_requests(
     paging: Paging,
     export: ListExport,
     runtime: Runtime,
+    cache: CacheDep,
     queue: Annotated[
         Literal["intake", "work"] | None, Query(description="intake or work (refused requests are in both).")
     ] = None,
@@ -110,7 +111,7 @@ async def list_requests(
         return csv_response(
             "requests", CSV_COLUMNS, export.lang, batches, lambda row: csv_item(principal.role, row, export.lang)
         )
-    rows, total = await queries.list_requests(session, principal, paging, filters, sort=sort, business_zone=zone)
+    rows, total = await queries.list_page(session, cache, principal, paging, filters, sort=sort, business_zone=zone)
     return paging.envelope([shown_to(principal.role, RequestListItem.model_validate(r)) for r in rows], total)
 
 
