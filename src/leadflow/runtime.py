@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from leadflow.accounts import invalidation as accounts_invalidation
 from leadflow.administration import service as administration
+from leadflow.cash import service as cash
 from leadflow.catalog import service as catalog
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import Database
@@ -58,6 +59,7 @@ def build_runtime(settings: Settings) -> Runtime:
     reports_invalidation.register_cache_taggers()
     request_announcements.register_notifiers()
     request_queries.register_cache_taggers()
+    cash.register_cache_taggers()
     redis = create_redis(settings)
     cache = Cache(redis, settings.redis_prefix, settings.cache_ttl_s)
     events = EventBus(redis, settings.redis_prefix)

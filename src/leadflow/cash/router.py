@@ -26,7 +26,7 @@ from leadflow.files.http import accept_upload, multipart_doc
 from leadflow.files.schemas import FileOut
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.concurrency import VERSIONED_RESPONSES, DeleteVersion, IfMatch, etag
-from leadflow.platform.dependencies import ListExport, Paging, Session
+from leadflow.platform.dependencies import CacheDep, ListExport, Paging, Session
 from leadflow.platform.export import CSV_RESPONSES, csv_response
 from leadflow.platform.params import IdPath, IdQuery
 from leadflow.platform.problems import PROBLEM_RESPONSES
@@ -54,6 +54,7 @@ async def list_transactions(
     session: Session,
     paging: Paging,
     export: ListExport,
+    cache: CacheDep,
     city_id: IdQuery = None,
     type_id: IdQuery = None,
     kind: Kind | None = None,
@@ -77,7 +78,7 @@ async def list_transactions(
     if export.csv:
         batches = service.export_transactions(session, principal, sort, **filters)
         return csv_response("transactions", CSV_COLUMNS, export.lang, batches, csv_item)
-    rows, total, totals = await service.list_transactions(session, principal, paging, sort, **filters)
+    rows, total, totals = await service.list_transactions(session, principal, paging, sort, cache, **filters)
     return paging.envelope(rows, total, totals=totals)
 
 
@@ -135,13 +136,14 @@ async def cash_balance(
     principal: Cashier,
     session: Session,
     runtime: Runtime,
+    cache: CacheDep,
     city_id: IdQuery = None,
     date_from: Annotated[dt.date | None, Query(description="Default: the first day of date_to's month.")] = None,
     date_to: Annotated[dt.date | None, Query(description="Default: today in the business time zone.")] = None,
 ) -> dict[str, Any]:
     zone = runtime.business_timezone
     return await service.balance(
-        session, principal, city_id=city_id, date_from=date_from, date_to=date_to, business_zone=zone
+        session, principal, city_id=city_id, date_from=date_from, date_to=date_to, business_zone=zone, cache=cache
     )
 
 

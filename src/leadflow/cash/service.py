@@ -20,6 +20,7 @@ from leadflow.cash.models import Transaction
 from leadflow.cash.schemas import TransactionCreate, TransactionUpdate
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import MASTER_HANDOVER, TransactionType
+from leadflow.platform.cache import Cache, invalidated_by
 from leadflow.platform.concurrency import check_version
 from leadflow.platform.db import stream, unit_of_work, utcnow
 from leadflow.platform.money import ZERO, to_money
@@ -82,16 +83,44 @@ def _filtered(
     return query
 
 
+TRANSACTIONS_TAG = "transactions"
+
+
+def _any_transaction(_row: Any) -> set[str]:
+    return {TRANSACTIONS_TAG}
+
+
+def register_cache_taggers() -> None:
+    """Any committed write to transactions makes the cached list totals stale."""
+    invalidated_by(Transaction.__tablename__, _any_transaction)
+
+
 async def list_transactions(
-    session: AsyncSession, principal: Principal, page: PageParams, sort: str = "-occurred_on", **filters: Any
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    sort: str = "-occurred_on",
+    cache: Cache | None = None,
+    **filters: Any,
 ) -> tuple[Sequence[Transaction], int, dict[str, Decimal]]:
+    """One page, the count and the income and expense sums of every match. The count and sums read every matching
+    row; with ``cache`` they are kept per scope and filters until any transaction (or type) is written."""
     _check_cashier(principal)
     query = _filtered(principal, **filters)
     income = case((TransactionType.kind == "income", Transaction.amount), else_=0)
     expense = case((TransactionType.kind == "expense", Transaction.amount), else_=0)
-    count, income_sum, expense_sum = (
-        await session.execute(query.with_only_columns(func.count(), func.sum(income), func.sum(expense)))
-    ).one()
+
+    async def summed() -> list[Any]:
+        row = (await session.execute(query.with_only_columns(func.count(), func.sum(income), func.sum(expense)))).one()
+        return [int(row[0]), str(row[1] or 0), str(row[2] or 0)]
+
+    if cache is None:
+        count, income_sum, expense_sum = await summed()
+    else:
+        cities = visible_city_ids(principal)
+        parts = {"cities": sorted(cities) if cities is not None else None, "filters": filters}
+        tags = [TRANSACTIONS_TAG, "ref:transaction_types"]
+        count, income_sum, expense_sum = await cache.get_or_compute("cash.totals", parts, tags, summed)
     rows = await session.scalars(
         query.options(joinedload(Transaction.type)).order_by(*_order(sort)).offset(page.offset).limit(page.per_page)
     )
@@ -258,9 +287,11 @@ async def balance(
     date_from: dt.date | None,
     date_to: dt.date | None,
     business_zone: str,
+    cache: Cache | None = None,
 ) -> dict[str, Any]:
     """Per city and type: opening balance (everything before the period), income, expense, net, closing. One
-    aggregate statement over all rows; cities without transactions show zeros."""
+    aggregate statement over all rows; cities without transactions show zeros. With ``cache`` the aggregate is kept
+    until a transaction of one of these cities (or a transaction type) is written, in any process."""
     _check_cashier(principal)
     zone = await catalog.city_zone(session, city_id, business_zone) if city_id is not None else business_zone
     date_from, date_to = month_to_date(date_from, date_to, zone)  # "today" is the city's today
@@ -288,8 +319,18 @@ async def balance(
     )
     if wanted is not None:
         query = query.where(Transaction.city_id.in_(wanted))
+
+    async def aggregate() -> list[list[Any]]:
+        return [[*row[:4], str(row[4] or 0), str(row[5] or 0)] for row in await session.execute(query)]
+
+    if cache is None:
+        rows = await aggregate()
+    else:
+        parts = {"cities": sorted(c.id for c in city_rows), "from": date_from, "to": date_to}
+        tags = ["reports", "ref:transaction_types", *(f"city:{c.id}" for c in city_rows)]
+        rows = await cache.get_or_compute("cash.balance", parts, tags, aggregate)
     per_city: dict[int, list[Any]] = {}
-    for row in await session.execute(query):
+    for row in rows:
         per_city.setdefault(row[0], []).append(row)
 
     items = []
