@@ -109,3 +109,16 @@ async def test_a_settings_change_is_seen_on_the_next_request(pair: tuple[Harness
     assert (await admin.patch("/api/v1/settings", json={"require_2fa_for_admins": True})).status_code == 200
     refused = await theirs.get("/api/v1/requests")
     assert refused.status_code == 403, refused.text
+
+
+async def test_a_list_page_shows_a_renamed_city_at_once(pair: tuple[Harness, Harness]) -> None:
+    writer, reader = pair
+    city = await writer.city()
+    admin = await writer.as_user(await writer.user("admin"))
+    created = await admin.post("/api/v1/requests", json={"city_id": city.id, "client_phone": "+79161112233"})
+    assert created.status_code == 201, created.text
+    theirs = await signed_in(reader, (await writer.user("director", cities=[city.id])).login, PASSWORD)
+    assert (await theirs.get("/api/v1/requests")).json()["items"][0]["city"]["name"] == city.name
+    renamed = await admin.patch(f"/api/v1/cities/{city.id}", json={"name": "Новое имя"})
+    assert renamed.status_code == 200, renamed.text
+    assert (await theirs.get("/api/v1/requests")).json()["items"][0]["city"]["name"] == "Новое имя"

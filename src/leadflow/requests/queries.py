@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -169,13 +169,55 @@ _NESTED_JOINS = tuple((_ALIASES[n], _ALIASES[n].id == getattr(Request, f"{n}_id"
 REQUESTS_TAG = "requests"
 
 
+# A list page shows, besides the requests' own columns, the names of cities, types, directions, campaigns and masters:
+# their own writes bump these (catalog's reference tags, the reports' "people", "campaigns" below).
+PAGE_TAGS = [REQUESTS_TAG, "campaigns", "people", "ref:cities", "ref:directions", "ref:request_types"]
+
+
 def _any_request(_row: Any) -> set[str]:
     return {REQUESTS_TAG}
 
 
+def _any_campaign(_row: Any) -> set[str]:
+    return {"campaigns"}
+
+
 def register_cache_taggers() -> None:
-    """Any committed write to requests (a row or a bulk statement) makes the cached counts stale."""
+    """Any committed write to requests (a row or a bulk statement) makes the cached counts and pages stale; a
+    campaign's, the pages."""
     invalidated_by(Request.__tablename__, _any_request)
+    invalidated_by(Campaign.__tablename__, _any_campaign)
+
+
+def _scope(principal: Principal) -> dict[str, Any]:
+    cities = visible_city_ids(principal)
+    return {
+        "role": principal.role.value,
+        "master": principal.id if principal.role is Role.master else None,
+        "cities": sorted(cities) if cities is not None else None,
+    }
+
+
+async def cached_page(
+    cache: Cache,
+    principal: Principal,
+    page: PageParams,
+    filters: Filters,
+    sort: str,
+    business_zone: str,
+    render: Callable[[], Awaitable[str]],
+) -> str:
+    """A list page as the API sends it (``render()``'s JSON text), kept per scope, filters, order and page until a
+    request, or a name the page shows, is written, in any process. Thirty open work lists that refetch after one
+    call cost one query."""
+    parts = {
+        "scope": _scope(principal),
+        "filters": asdict(filters),
+        "sort": sort,
+        "page": [page.page, page.per_page],
+        "zone": business_zone,
+    }
+    return str(await cache.get_or_compute("requests.page", parts, PAGE_TAGS, render))
 
 
 async def list_page(
@@ -216,13 +258,7 @@ async def cached_count(
 ) -> int:
     """How many live requests match, from the cache unless a request was written since it was counted (in any
     process: the ``requests`` tag generation is read on every call). Concurrent misses of one key count once."""
-    cities = visible_city_ids(principal)
-    scope = {
-        "role": principal.role.value,
-        "master": principal.id if principal.role is Role.master else None,
-        "cities": sorted(cities) if cities is not None else None,
-    }
-    parts = {"scope": scope, "filters": asdict(filters), "zone": zone}
+    parts = {"scope": _scope(principal), "filters": asdict(filters), "zone": zone}
     tags = [REQUESTS_TAG, "ref:cities"] if filters.date_from or filters.date_to else [REQUESTS_TAG]
 
     async def count() -> int:

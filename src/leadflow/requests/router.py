@@ -41,6 +41,7 @@ from leadflow.requests.schemas import (
 )
 from leadflow.requests.workflow import Queue, Status
 
+ListPage = Page[RequestListItem]
 router = APIRouter(prefix=API_PREFIX, tags=["requests"], responses=PROBLEM_RESPONSES)
 IntakeWriter = Annotated[Principal, Depends(require_roles(*INTAKE_WRITERS))]
 # Marketers read requests; every write is for the roles below (the service checks fields and moves).
@@ -111,8 +112,14 @@ async def list_requests(
         return csv_response(
             "requests", CSV_COLUMNS, export.lang, batches, lambda row: csv_item(principal.role, row, export.lang)
         )
-    rows, total = await queries.list_page(session, cache, principal, paging, filters, sort=sort, business_zone=zone)
-    return paging.envelope([shown_to(principal.role, RequestListItem.model_validate(r)) for r in rows], total)
+
+    async def render() -> str:
+        rows, total = await queries.list_page(session, cache, principal, paging, filters, sort=sort, business_zone=zone)
+        items = [shown_to(principal.role, RequestListItem.model_validate(r)) for r in rows]
+        return ListPage.model_validate(paging.envelope(items, total)).model_dump_json()
+
+    body = await queries.cached_page(cache, principal, paging, filters, sort, zone, render)
+    return Response(body, media_type="application/json")
 
 
 @router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")
