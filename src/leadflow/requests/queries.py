@@ -241,16 +241,31 @@ async def list_page(
         return [], total
     order = _order(sort)
     chosen = query.with_only_columns(Request.id).order_by(*order).offset(page.offset).limit(page.per_page).subquery()
+    return [_item(row) for row in (await session.execute(_joined(chosen).order_by(*order))).mappings()], total
+
+
+def _joined(chosen: Any) -> Select[Any]:
+    """The item's columns of the requests whose ids ``chosen`` holds, with their nested objects."""
     joined = _ITEM_SELECT.join(chosen, chosen.c.id == Request.id)
     for alias, on in _NESTED_JOINS:
         joined = joined.outerjoin(alias, on)
-    items = []
-    for row in (await session.execute(joined.order_by(*order))).mappings():
-        item: dict[str, Any] = {c: row[c] for c in ITEM_COLUMNS}
-        for name, (_, columns) in NESTED.items():
-            item[name] = {c: row[f"{name}.{c}"] for c in columns} if row[f"{name}.id"] is not None else None
-        items.append(item)
-    return items, total
+    return joined
+
+
+def _item(row: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {c: row[c] for c in ITEM_COLUMNS}
+    for name, (_, columns) in NESTED.items():
+        item[name] = {c: row[f"{name}.{c}"] for c in columns} if row[f"{name}.id"] is not None else None
+    return item
+
+
+async def get_item(session: AsyncSession, principal: Principal, request_id: int) -> dict[str, Any]:
+    """One request as the API reads it (``RequestOut`` without its files and recordings), in one statement."""
+    chosen = scoped(principal).with_only_columns(Request.id).where(Request.id == request_id).subquery()
+    row = (await session.execute(_joined(chosen))).mappings().first()
+    if row is None:
+        raise NotFound(f"No request with id {request_id}.")
+    return _item(row)
 
 
 async def cached_count(

@@ -51,12 +51,15 @@ Sort = Literal["created_at", "-created_at", "visit_at", "-visit_at", "status", "
 DateQuery = Annotated[dt.date | None, Query(description="Calendar date in the city's (or business) time zone.")]
 
 
-async def request_out(session: AsyncSession, principal: Principal, row: RequestRow, response: Response) -> RequestOut:
-    """The full request: the row, its files and (for those who may listen to calls) its recordings."""
-    response.headers["ETag"] = etag(row.version)
+async def request_out(
+    session: AsyncSession, principal: Principal, row: RequestRow | dict[str, Any], response: Response
+) -> RequestOut:
+    """The full request: the row (or ``queries.get_item``), its files and (for those who may listen to calls) its
+    recordings."""
     out = shown_to(principal.role, RequestOut.model_validate(row))
-    stored = await files.files_of(session, files.Owner(request_id=row.id))
-    recorded, audio = await recordings.recordings_of_request(session, principal, row.id)
+    response.headers["ETag"] = etag(out.version)
+    stored = await files.files_of(session, files.Owner(request_id=out.id))
+    recorded, audio = await recordings.recordings_of_request(session, principal, out.id)
     return out.model_copy(
         update={
             "files": [FileOut.model_validate(f) for f in stored],
@@ -151,7 +154,7 @@ async def statuses(_: SignedIn) -> list[dict[str, Any]]:
 
 @router.get("/requests/{request_id}", response_model=RequestOut, summary="Get a request (ETag)")
 async def get_request(request_id: IdPath, principal: SignedIn, session: Session, response: Response) -> Any:
-    return await request_out(session, principal, await queries.get_request(session, principal, request_id), response)
+    return await request_out(session, principal, await queries.get_item(session, principal, request_id), response)
 
 
 @router.patch(
