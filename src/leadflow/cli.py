@@ -55,6 +55,14 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _maintenance(settings: Settings) -> Settings:
+    """The settings of a maintenance command (seed-demo, import-leadschem): a bulk load, an import and the VACUUM after
+    them run long statements and transactions by design, so the PostgreSQL session limits that keep the service's
+    requests from hanging (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS, DB_IDLE_IN_TRANSACTION_TIMEOUT_MS) are off."""
+    off = {"db_statement_timeout_ms": 0, "db_lock_timeout_ms": 0, "db_idle_in_transaction_timeout_ms": 0}
+    return settings.model_copy(update=off)
+
+
 # serve ---------------------------------------------------------------------------------------------------------
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -251,7 +259,7 @@ def seed_demo(
 
     from leadflow.demo import large
 
-    settings = _settings()
+    settings = _maintenance(_settings())
     login, password, created = asyncio.run(_seed(settings))
     out.print(f"demo data {'created' if created else 'already present'}")
     if scale is Scale.large:
@@ -301,7 +309,7 @@ def import_leadschem(
     """Copy a LeadSchem database into Leadflow (docs/import.md); a second run changes nothing."""
     from leadflow.legacy.reader import SourceError
 
-    settings = _settings()
+    settings = _maintenance(_settings())
     try:
         result = asyncio.run(_import_leadschem(settings, source, media, dry_run))
     except SourceError as exc:

@@ -60,15 +60,27 @@ class Server:
 
 
 def start_server(
-    env: dict[str, str], host: str = "127.0.0.1", port: int = 0, timeout: float = 30, args: tuple[str, ...] = ()
+    env: dict[str, str],
+    host: str = "127.0.0.1",
+    port: int = 0,
+    timeout: float = 30,
+    args: tuple[str, ...] = (),
+    log: Path | None = None,
 ) -> Server:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "leadflow", "serve", "--host", host, "--port", str(port), *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    """A ``leadflow serve`` process, live. Its stderr is a pipe, or (``log``) a file: a server that logs a lot (a
+    fault test's errors) would otherwise block once the unread pipe is full."""
+    handle = log.open("w", encoding="utf-8") if log is not None else None
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "leadflow", "serve", "--host", host, "--port", str(port), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=handle if handle is not None else subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        if handle is not None:
+            handle.close()  # the child has its own copy
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     line = process.stdout.readline().strip()

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import anyio
+import asyncpg
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import DateTime, MetaData, Numeric, Select, event, func, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -39,7 +40,7 @@ from leadflow.platform.concurrency import stale
 from leadflow.platform.dbmetrics import observe_pool
 from leadflow.platform.events import Notification, latest, notifications_of
 from leadflow.platform.money import to_money
-from leadflow.platform.problems import Problem
+from leadflow.platform.problems import DATABASE_DOWN, SESSION_GONE, TOO_SLOW, Problem, sqlstate
 from leadflow.platform.settings import Settings
 from leadflow.platform.sqltime import SQLITE_LOCAL_DATE, sqlite_local_date
 
@@ -128,6 +129,40 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def session_limits(settings: Settings) -> dict[str, str]:
+    """PostgreSQL's limits on every session of the service (0: the server's own setting is left alone): a statement
+    may run ``DB_STATEMENT_TIMEOUT_MS`` and wait for a lock ``DB_LOCK_TIMEOUT_MS``, a session may sit idle inside a
+    transaction ``DB_IDLE_IN_TRANSACTION_TIMEOUT_MS`` (then the server ends it and its locks go)."""
+    limits = {
+        "statement_timeout": settings.db_statement_timeout_ms,
+        "lock_timeout": settings.db_lock_timeout_ms,
+        "idle_in_transaction_session_timeout": settings.db_idle_in_transaction_timeout_ms,
+    }
+    return {name: str(ms) for name, ms in limits.items() if ms > 0}
+
+
+def _classify_error(context: ExceptionContext) -> BaseException | None:
+    """PostgreSQL's errors as the rest of the service needs them (asyncpg's adapter raises most of them as a plain
+    ``DBAPIError``). A session that is gone (its SQLSTATE in :data:`SESSION_GONE`, or a driver connection left in a
+    broken state by one: asyncpg's ``InternalClientError``) is a disconnect: the connection is discarded and the pool
+    starts afresh, so a restarted server is reconnected to instead of failing again. That, and a statement cancelled
+    for its time (:data:`TOO_SLOW`), become ``OperationalError`` (PEP 249's class for them, as psycopg raises them),
+    which the problem handlers answer with 503 instead of 500."""
+    error = context.original_exception
+    state = sqlstate(error)
+    broken = (error, error.__cause__)  # asyncpg's own error, or SQLAlchemy's adapter of it
+    gone = state.startswith(SESSION_GONE) or any(isinstance(e, asyncpg.InternalClientError) for e in broken)
+    if gone:
+        context.is_disconnect = True
+    if context.is_pre_ping or not (gone or state in TOO_SLOW):
+        return None  # a failed pre-ping only says "reconnect"; other errors keep their class
+    if isinstance(context.sqlalchemy_exception, DATABASE_DOWN):
+        return None
+    return OperationalError(
+        context.statement, context.parameters, error, hide_parameters=True, connection_invalidated=gone
+    )
+
+
 def create_engine(url: str, settings: Settings) -> AsyncEngine:
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -136,16 +171,25 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, echo=settings.db_echo, poolclass=NullPool, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
+    connect_args: dict[str, Any] = {}
+    if make_url(url).get_driver_name() == "asyncpg":
+        # A connection attempt to a server that does not answer gives up after this long (asyncpg waits 60 s).
+        connect_args = {"timeout": settings.db_connect_timeout_s, "server_settings": session_limits(settings)}
+    engine = create_async_engine(
         url,
         echo=settings.db_echo,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_recycle=settings.db_pool_recycle,
+        # A pooled connection is tried before use, so the connections of a server that restarted are replaced
+        # without an error; one that breaks in use is a disconnect (_classify_error), answered 503.
         pool_pre_ping=True,
         hide_parameters=True,  # errors and logs never carry the values (password hashes, phones, passports)
+        connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "handle_error", _classify_error, retval=True)
+    return engine
 
 
 class TrackedSyncSession(Session):

@@ -25,10 +25,10 @@ from leadflow.platform.metrics import IN_PROGRESS, observe_request
 from leadflow.platform.problems import (
     DATABASE_DOWN,
     PROBLEM_CONTENT_TYPE,
-    DatabaseUnavailable,
     FieldError,
     Problem,
     RateLimited,
+    database_problem,
     problem_response,
 )
 from leadflow.platform.ratelimit import RateLimiter, per_minute
@@ -165,9 +165,10 @@ class EdgeMiddleware:
             else:
                 await self.app(scope, receive, send_wrapper)
         except DATABASE_DOWN as exc:  # raised outside the routes (e.g. the idempotency store)
-            log.error("database_unavailable", error=type(exc).__name__, path=path)
+            problem = database_problem(exc)
+            log.error(problem.slug.replace("-", "_"), error=type(exc).__name__, path=path)
             if not status_holder["started"]:
-                await _send_problem(send_wrapper, DatabaseUnavailable(), path)
+                await _send_problem(send_wrapper, problem, path)
         except Exception as exc:
             log.error("unhandled_error", exc_info=exc, path=path, method=method)
             if not status_holder["started"]:

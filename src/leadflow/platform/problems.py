@@ -190,8 +190,43 @@ class DatabaseUnavailable(Problem):
         super().__init__("The database is unreachable; try again shortly.", headers={"Retry-After": "5"})
 
 
-# Errors that mean "the database cannot be reached now", wherever they surface: 503, never 500.
+class DatabaseTimeout(Problem):
+    """PostgreSQL cancelled a statement that ran, or waited for a lock, longer than the service allows
+    (``DB_STATEMENT_TIMEOUT_MS``, ``DB_LOCK_TIMEOUT_MS``); the transaction was rolled back."""
+
+    status = 503
+    type = "database-timeout"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database took too long to answer; nothing was changed, try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+
+# Errors that mean "the database cannot answer now", wherever they surface: 503, never 500. PostgreSQL's own errors
+# of that kind reach here as OperationalError (platform.db's handle_error hook), as psycopg would raise them.
 DATABASE_DOWN = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, ConnectionError)
+# SQLSTATEs (PostgreSQL, appendix A) of a session that is gone or cannot be had: connection exceptions (class 08),
+# shutdowns and start-ups (57P01-57P03), an ended idle session (57P05, 25P03), too many connections (53300).
+SESSION_GONE = ("08", "57P01", "57P02", "57P03", "57P05", "25P03", "53300")
+# ...and of a statement cancelled for its time: statement_timeout (57014 query_canceled), lock_timeout (55P03).
+TOO_SLOW = ("57014", "55P03")
+
+
+def sqlstate(error: BaseException | None) -> str:
+    """The SQLSTATE of a database error (SQLAlchemy's, the driver adapter's, or the driver's), or ``""``."""
+    for candidate in (error, getattr(error, "orig", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return ""
+
+
+def database_problem(error: BaseException) -> Problem:
+    """The answer to one of :data:`DATABASE_DOWN`: 503 ``database-timeout`` for a statement PostgreSQL cancelled for
+    its time, else 503 ``database-unavailable``."""
+    return DatabaseTimeout() if sqlstate(error) in TOO_SLOW else DatabaseUnavailable()
 
 
 class RateLimited(Problem):
@@ -276,8 +311,9 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.error("database_unavailable", error=type(exc).__name__)
-    return problem_response(DatabaseUnavailable(), request)
+    problem = database_problem(exc)
+    log.error(problem.slug.replace("-", "_"), error=type(exc).__name__, sqlstate=sqlstate(exc) or None)
+    return problem_response(problem, request)
 
 
 async def _unhandled_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=30, gt=0)
     db_pool_recycle: int = Field(default=3600, ge=-1)
     db_echo: bool = False
+    # PostgreSQL only (SQLite has none of these): how long a new connection may take to open, and the server-side
+    # limits of every session of the service's processes (0: no limit). See docs/operations.md, "Faults".
+    db_connect_timeout_s: float = Field(default=5, gt=0)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0)
+    db_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)
 
     rate_limit_per_minute: int = Field(default=100, ge=1)
     login_rate_limit_per_minute: int = Field(default=30, ge=1)
