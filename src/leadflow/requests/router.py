@@ -52,12 +52,19 @@ DateQuery = Annotated[dt.date | None, Query(description="Calendar date in the ci
 
 
 async def request_out(
-    session: AsyncSession, principal: Principal, row: RequestRow | dict[str, Any], response: Response
+    session: AsyncSession,
+    principal: Principal,
+    row: RequestRow | dict[str, Any],
+    response: Response,
+    *,
+    new: bool = False,
 ) -> RequestOut:
     """The full request: the row (or ``queries.get_item``), its files and (for those who may listen to calls) its
-    recordings."""
+    recordings. A request just created has neither (nothing is attached on creation): ``new`` skips the lookups."""
     out = shown_to(principal.role, RequestOut.model_validate(row))
     response.headers["ETag"] = etag(out.version)
+    if new:
+        return out
     stored = await files.files_of(session, files.Owner(request_id=out.id))
     recorded, audio = await recordings.recordings_of_request(session, principal, out.id)
     return out.model_copy(
@@ -127,7 +134,8 @@ async def list_requests(
 
 @router.post("/requests", response_model=RequestOut, status_code=201, summary="Take a request by hand")
 async def create_request(body: RequestCreate, principal: IntakeWriter, session: Session, response: Response) -> Any:
-    return await request_out(session, principal, await intake.create_request(session, principal, body), response)
+    created = await intake.create_request(session, principal, body)
+    return await request_out(session, principal, created, response, new=True)
 
 
 @router.get("/requests/workflow", response_model=list[MoveOut], summary="The transition table (SPEC §3.2)")
