@@ -13,7 +13,9 @@ import ipaddress
 import itertools
 import os
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -121,6 +123,9 @@ class AccessClaims:
     token_version: int
 
 
+VERIFIED_TOKENS = 10_000  # access tokens whose checked claims a process keeps (Signer._verified)
+
+
 class TokenError(Exception):
     pass
 
@@ -131,6 +136,9 @@ class Signer:
     def __init__(self, secret_key: str, access_ttl_s: int) -> None:
         self._key = secret_key.encode()
         self.access_ttl_s = access_ttl_s
+        # Access tokens whose signature this process has checked, by their exact text: a client sends the same token
+        # for minutes, and the rate limit and the principal both read it. Expiry is checked on every use.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     def _mac(self, purpose: str, *parts: str) -> str:
         message = ":".join((purpose, *parts)).encode()
@@ -154,14 +162,27 @@ class Signer:
             claims["rlx"] = 1
         return jwt.encode(claims, self._key, algorithm=JWT_ALGORITHM)
 
-    def read_access_token(self, token: str) -> AccessClaims:
-        try:
-            claims: dict[str, Any] = jwt.decode(
+    def _verified_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a validly signed, unexpired token (raises ``jwt.PyJWTError`` otherwise)."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = jwt.decode(
                 token,
                 self._key,
                 algorithms=[JWT_ALGORITHM],
                 options={"require": ["exp", "iat", "sub", "sid", "tv", "typ"]},
             )
+            self._verified[token] = claims
+            while len(self._verified) > VERIFIED_TOKENS:
+                self._verified.popitem(last=False)
+        elif claims["exp"] <= time.time():
+            del self._verified[token]
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        return claims
+
+    def read_access_token(self, token: str) -> AccessClaims:
+        try:
+            claims = self._verified_claims(token)
             if claims["typ"] != "access":
                 raise TokenError("not an access token")
             return AccessClaims(
@@ -175,8 +196,8 @@ class Signer:
     def peek_claims(self, token: str) -> dict[str, Any] | None:
         """The claims of a validly signed, unexpired access token, without touching the database (rate limiting)."""
         try:
-            claims: dict[str, Any] = jwt.decode(token, self._key, algorithms=[JWT_ALGORITHM])
-        except jwt.PyJWTError:
+            claims = self._verified_claims(token)
+        except (jwt.PyJWTError, TypeError):
             return None
         return claims if claims.get("typ") == "access" and "sub" in claims else None
 
