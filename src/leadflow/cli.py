@@ -58,7 +58,8 @@ def _settings() -> Settings:
 def _maintenance(settings: Settings) -> Settings:
     """The settings of a maintenance command (seed-demo, import-leadschem): a bulk load, an import and the VACUUM after
     them run long statements and transactions by design, so the PostgreSQL session limits that keep the service's
-    requests from hanging (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS, DB_IDLE_IN_TRANSACTION_TIMEOUT_MS) are off."""
+    requests from hanging (DB_STATEMENT_TIMEOUT_MS, DB_LOCK_TIMEOUT_MS, DB_IDLE_IN_TRANSACTION_TIMEOUT_MS) are not
+    applied: the server's own settings hold."""
     off = {"db_statement_timeout_ms": 0, "db_lock_timeout_ms": 0, "db_idle_in_transaction_timeout_ms": 0}
     return settings.model_copy(update=off)
 

@@ -14,7 +14,7 @@ import pytest
 
 from leadflow.platform.migrations import head_revision
 from tests.cli.servers import cli_env, run_cli, start_server
-from tests.conftest import PASSWORD, Harness
+from tests.conftest import ON_POSTGRES, PASSWORD, Harness
 
 pytestmark = pytest.mark.slow
 
@@ -131,3 +131,13 @@ def test_create_admin_refuses_a_bad_login(env: dict[str, str]) -> None:
     for login in (" admin", "x" * 101, "ad"):
         result = run_cli(["create-admin", "--login", login, "--password-stdin"], env, stdin=PASSWORD + "\n")
         assert result.returncode == 1 and "login" in result.stderr
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's session limits")
+def test_seed_demo_runs_without_the_session_limits(env: dict[str, str]) -> None:
+    """The service's PostgreSQL session limits (a statement timeout, an idle-in-transaction timeout) are for requests
+    and jobs; a bulk load runs under the server's own settings. Here no real statement or pause would fit in them."""
+    strict = {**env, "LEADFLOW_DB_STATEMENT_TIMEOUT_MS": "1", "LEADFLOW_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": "1"}
+    seeded = run_cli(["seed-demo"], strict)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "demo data created" in seeded.stdout

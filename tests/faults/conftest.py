@@ -54,7 +54,7 @@ async def serving(
     await asyncio.to_thread(migrations.upgrade, database_url)
     log = tmp_path / "serve.log"
     server, _ = await asyncio.gather(
-        asyncio.to_thread(start_server, env, args=args, log=log), asyncio.to_thread(make_admin, env)
+        asyncio.to_thread(start_server, env, timeout=60, args=args, log=log), asyncio.to_thread(make_admin, env)
     )
     try:
         yield Service(server, await scenario(server.url), env, log)

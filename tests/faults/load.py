@@ -3,7 +3,7 @@ recorded (what, when, how long, how it ended), and the checks that what the serv
 
 Each client takes requests by hand with phones of its own and walks each one through the whole workflow to ``done``
 (which books the master's handover in the same transaction), reading between the writes: the request, the list, the
-cash balance, the signed-in user. A write that did not answer 2xx abandons its request; what became of it is checked
+cash balance, the signed-in user; one client also signs in each round. A write that did not answer 2xx abandons its request; what became of it is checked
 afterwards with :func:`check_consistency`.
 """
 
@@ -163,7 +163,7 @@ class Load:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._client()) for _ in range(self.clients)]
+        self._tasks = [asyncio.create_task(self._client(signs_in=i == 0)) for i in range(self.clients)]
 
     async def stop(self) -> None:
         self._stop.set()
@@ -224,9 +224,14 @@ class Load:
             "visit_at": visit,
         }
 
-    async def _client(self) -> None:
+    async def _client(self, signs_in: bool) -> None:
+        """One client's loop; one of them also signs in each round (the lockout and the sign-in limit; one only, as
+        concurrent sign-ins of one login wait for each other by design: ``login-busy``)."""
         async with self.client() as client:
             while not self._stop.is_set():
+                if signs_in:
+                    login = {"username": "fault-director", "password": PASSWORD}
+                    await self.call(client, "sign-in", "POST", f"{API}/auth/token", data=login)
                 await self._one_request(client)
 
     async def _one_request(self, client: httpx.AsyncClient) -> None:

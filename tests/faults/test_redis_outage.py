@@ -59,6 +59,7 @@ async def test_no_request_fails_while_redis_is_killed_and_restarted(
         during = load.between(killed, restarted)
         after = [c for c in load.calls if c.started >= restarted]
         assert len(during) >= 20 and len(after) >= 20, (summary(during), summary(after))
+        assert any(c.name == "sign-in" for c in during), "sign-ins (the lockout, the sign-in limit) went on too"
         counts = await check_consistency(load)
         assert counts["acknowledged"] == sum(1 for a in load.attempts if a.create_status == 201) > 0
         print(

@@ -87,7 +87,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem_response_doc("Request body too large"),
     422: _problem_response_doc("Invalid input; see errors"),
     429: _problem_response_doc("Rate limited; see Retry-After"),
-    503: _problem_response_doc("The database is unreachable"),
+    503: _problem_response_doc("The database is unreachable (database-unavailable) or too slow (database-timeout)"),
 }
 
 
