@@ -25,9 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import io
 import os
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -156,19 +158,31 @@ def measure(
     url, script, env = scenarios.wrk_plan(name, args.seconds, ceiling_rps)
     closed = wrk.run(url, script, env, args.seconds, connections=args.connections, threads=args.threads, log=log)
     console.print(f"  closed {closed.rps:,.0f} req/s, p99 {closed.p99_ms:.1f} ms, errors {closed.errors}", end="")
-    servers.settle(url, "/bare" if name == "bare" else "/health/live")
+    settle(url, name, args)
     result = None
     if not args.no_paced:
         url, source = scenarios.paced_source(name)
         result = asyncio.run(paced.run(url, source, args.rate, args.paced_seconds))
         console.print(f"; paced p99 {result.p99_ms:.1f} ms, errors {result.errors}", end="")
-        servers.settle(url, "/bare" if name == "bare" else "/health/live")
+        settle(url, name, args)
     console.print()
     return Outcome(spec, closed, result, run=run)
 
 
+def settle(url: str, name: str, args: argparse.Namespace) -> None:
+    """Before the next run, wait for the server to work off what this one left queued."""
+    probe = url + ("/bare" if name == "bare" else "/health/live")
+    quiet = max(10.0, 3 * args.quiet_ms[name == "bare"])
+    if not servers.settle(probe, quiet):
+        console.print(" [yellow](still busy 90 s after the run: the next figures may suffer)[/yellow]", end="")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = options(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # progress shows as it happens in a log file too
+    # SIGTERM (a stopped `make bench`) unwinds like Ctrl-C: the servers started here are stopped, not orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if not wrk.available():
         console.print(f"[red]{wrk.INSTALL_HINT}[/red]")
         return 2
@@ -206,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         bare = servers.start_bare(work / "bare.log")
         stack.callback(bare.stop)
         console.print(f"service {service_url}, bare app {bare.url}")
+        args.quiet_ms = (servers.probe(service_url + "/health/live"), servers.probe(bare.url + "/bare"))
         mango = MangoProvider(args.mango_key, args.mango_salt)
         scenarios = Scenarios(service_url, bare.url, mango, work / "data-files", args.connections, args.threads)
         stack.callback(scenarios.close)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from benchkit.paced import PacedResult
 from benchkit.scenarios import BY_NAME, Spec
 from benchkit.wrk import ClosedResult
-from rich.console import Console
-from rich.table import Table
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -133,13 +134,14 @@ def rows(outcomes: list[Outcome]) -> list[list[str]]:
     found = []
     for o in outcomes:
         name = f"{o.spec.name} ({o.run})" if o.run else o.spec.name
+        answered = o.closed if o.closed and o.closed.requests else None  # no latency when nothing was answered
         found.append(
             [
                 name,
                 _n(o.closed.rps if o.closed else None),
                 "—" if o.ratio is None else percent(o.ratio),
-                _ms(o.closed.p50_ms if o.closed else None),
-                _ms(o.closed.p99_ms if o.closed else None),
+                _ms(answered.p50_ms if answered else None),
+                _ms(answered.p99_ms if answered else None),
                 _ms(o.paced.p50_ms if o.paced else None),
                 _ms(o.paced.p99_ms if o.paced else None),
                 _errors(o),

@@ -92,19 +92,32 @@ def start_bare(log: Path) -> Server:
     return start("bare app", command, dict(os.environ), log, "/bare")
 
 
-def settle(url: str, path: str, quiet_ms: float = 20, timeout: float = 60) -> float:
-    """Wait until ``url + path`` answers quickly three times in a row (the server has worked off what an overloaded
-    run left queued); the seconds waited."""
+def probe(url: str, count: int = 20) -> float:
+    """The median latency of ``count`` sequential GETs of ``url``, in ms (the quiet figure :func:`settle` waits for)."""
+    timings = []
+    with httpx.Client(timeout=10) as client:
+        for _ in range(count):
+            t0 = time.perf_counter()
+            client.get(url)
+            timings.append((time.perf_counter() - t0) * 1000)
+    return sorted(timings)[len(timings) // 2]
+
+
+def settle(url: str, quiet_ms: float, timeout: float = 90) -> bool:
+    """Wait until ``url`` answers within ``quiet_ms`` three times in a row (the server has worked off what an
+    overloaded run left queued); whether it did within ``timeout`` seconds."""
     started = time.monotonic()
     calm = 0
     with httpx.Client(timeout=10) as client:
-        while calm < 3 and time.monotonic() - started < timeout:
+        while calm < 3:
+            if time.monotonic() - started > timeout:
+                return False
             t0 = time.perf_counter()
             try:
-                client.get(url + path)
+                client.get(url)
                 fast = (time.perf_counter() - t0) * 1000 < quiet_ms
             except httpx.HTTPError:
                 fast = False
             calm = calm + 1 if fast else 0
-            time.sleep(0.2)
-    return time.monotonic() - started
+            time.sleep(0.1)
+    return True

@@ -3,7 +3,9 @@
 -- alternate forever (SPEC §3.2). A request is never in flight twice: each sent move takes one from the thread's free
 -- list; its answer (recognised by the X-Request-ID echoed back) gives the new status and version and returns it.
 -- A request whose move failed is dropped (its version is unknown); a thread with none free sends a request that is
--- counted as an error ("starved"), never a move with a made-up version.
+-- counted as an error ("starved"), never a move with a made-up version. (wrk calls request() once before the run to
+-- check the script, on the first thread, and never sends that one: its request stays out of the pool, which is why
+-- the pool has four requests per connection.)
 local common = dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 local headers
 local pool = {} -- id -> {version=, status=}
