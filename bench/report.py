@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(scenarios.close)
         try:
             seen = scenarios.prepare()
-        except httpx.HTTPError as exc:
+        except (RuntimeError, httpx.HTTPError) as exc:
             console.print(f"[red]cannot read the data set through the API: {exc}[/red]")
             return 1
         console.print(f"data set: {seen['requests']:,} requests, {seen['transactions']:,} transactions")
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only:
             try:
                 outcomes.append(measure(name, scenarios, args, log, top))
-            except (RuntimeError, SystemExit, httpx.HTTPError, OSError) as exc:
+            except (RuntimeError, httpx.HTTPError, OSError) as exc:
                 console.print(f"\n[red]{name} failed: {exc}[/red]")
                 outcomes.append(Outcome(BY_NAME[name], None, None, failure=str(exc)[:300]))
         outcomes.append(measure("bare", scenarios, args, log, 0, run="last"))

@@ -211,7 +211,8 @@ def commit(repo: Path) -> dict[str, Any]:
         return done.stdout.strip()
 
     sha = git("rev-parse", "HEAD")
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    # Uncommitted changes to tracked files, bar the figures a previous run wrote.
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/performance.*"))
     return {"commit": sha or None, "dirty": dirty, "subject": git("log", "-1", "--format=%s")[:200] or None}
 
 

@@ -204,6 +204,7 @@ class Scenarios:
         self.phones = Phones()
         self.tokens: dict[str, str] = {}
         self.pool: list[int] = []
+        self.pool_name = f"Нагрузочный Тест {uuid.uuid4().hex[:8]}"  # this run's transition requests
         self.runs = 0
 
     def close(self) -> None:
@@ -213,7 +214,7 @@ class Scenarios:
     def token(self, login: str) -> str:
         response = self.http.post("/api/v1/auth/token", data={"username": login, "password": BENCH_PASSWORD})
         if response.status_code != 200:
-            raise SystemExit(
+            raise RuntimeError(
                 f"cannot sign in as {login} ({response.status_code}: {response.text[:200]}); is the benchmark data set"
                 " (leadflow seed-demo --scale large) loaded?"
             )
@@ -279,15 +280,18 @@ class Scenarios:
             body = {
                 "city_id": random.choice(self.cities),
                 "client_phone": self.phones.next(),
-                "client_name": "Нагрузочный Тест",
+                "client_name": self.pool_name,
                 "problem": "Переходы статусов",
             }
             response = self.http.post("/api/v1/requests", json=body, headers=self.bearer())
             response.raise_for_status()
             self.pool.append(response.json()["id"])
+        # One search by the pool's own client name reads them all; any it misses is read alone.
+        listed = self._get("/api/v1/requests", q=self.pool_name, per_page=200)["items"]
+        current = {item["id"]: item for item in listed}
         found = []
         for rid in self.pool:
-            item = self._get(f"/api/v1/requests/{rid}")
+            item = current.get(rid) or self._get(f"/api/v1/requests/{rid}")
             if item["status"] in ("new", "callback", "not_reached"):
                 found.append((rid, int(item["version"]), str(item["status"])))
         return found
