@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "date": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "source": results.commit(REPO),
-        "machine": results.machine(),
+        "machine": results.machine(load),
         "postgresql": facts.get("postgresql"),
         "settings": run_settings,
         "dataset": {

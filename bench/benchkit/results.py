@@ -182,7 +182,7 @@ def markdown_table(outcomes: list[Outcome]) -> str:
 
 
 # The machine, the commit ----------------------------------------------------------------------------------------
-def machine() -> dict[str, Any]:
+def machine(load_at_start: float) -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     memory = None
     try:
@@ -201,7 +201,8 @@ def machine() -> dict[str, Any]:
         "memory_gib": memory,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        # The 1-minute load average before the run and after it: other work on the machine shows here.
+        "load_average": {"start": round(load_at_start, 2), "end": round(os.getloadavg()[0], 2)},
     }
 
 
@@ -286,7 +287,7 @@ def generated_markdown(report: dict[str, Any], outcomes: list[Outcome], chart_na
         "",
         f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM; {m['os']}; "
         f"Python {m['python']}; PostgreSQL {report.get('postgresql') or 'unknown'}; "
-        f"load average at start {', '.join(map(str, m['load_average_at_start']))}.",
+        f"load average {m['load_average']['start']} before the run, {m['load_average']['end']} after it.",
         f"- **Service**: {s['service']}, {s['workers']} worker process(es), Redis: {s['redis'] or 'none'}.",
         f"- **Data set**: {d.get('scale', 'unknown')} ({data}).",
         f"- **Runs**: closed loop wrk -t{s['threads']} -c{s['connections']}, {s['closed_seconds']} s each after a "
