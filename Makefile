@@ -12,7 +12,7 @@ PYTEST_ARGS ?= -n auto --dist loadgroup
 # Coverage (line and branch) is reported by default; `make test COV=` runs without it (about 40 % faster).
 COV ?= --cov --cov-report=term
 
-.PHONY: run test lint security docs format bootstrap openapi clean
+.PHONY: run test lint security docs format bootstrap openapi clean bench
 
 bootstrap: .venv/.synced
 
@@ -59,6 +59,15 @@ security: bootstrap
 # vendored under docs/js/vendor/.
 docs: bootstrap
 	$(UV) run --group docs mkdocs build --strict --site-dir site
+
+# The benchmark of SPEC §13 (docs/performance.md): PostgreSQL with the large data set (created and loaded when
+# missing), `leadflow serve` and the bare FastAPI endpoint, every scenario under wrk (closed loop) and paced; rewrites
+# docs/performance.{md,json,svg}. BENCH_ARGS passes options: BENCH_ARGS="--quick", "--only list get_one",
+# "--workers 2", "--url http://127.0.0.1:8000" (see `uv run --group bench python bench/report.py --help`).
+BENCH_ARGS ?=
+bench: bootstrap
+	@command -v wrk >/dev/null 2>&1 || { echo "make bench needs wrk (the closed-loop load generator): on Debian or Ubuntu 'sudo apt-get install wrk', on macOS 'brew install wrk'"; exit 2; }
+	$(UV) run --group bench python bench/report.py $(BENCH_ARGS)
 
 format: bootstrap
 	$(UV) run ruff format src tests
