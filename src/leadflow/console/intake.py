@@ -29,6 +29,7 @@ from leadflow.catalog import service as catalog
 from leadflow.console import forms
 from leadflow.console.render import render, translator
 from leadflow.console.session import PageRoute, PageUser
+from leadflow.platform.cache import Cache
 from leadflow.platform.dependencies import AppSettings, Session
 from leadflow.platform.params import IdPath
 from leadflow.platform.problems import Forbidden, NotFound, Problem, ValidationProblem
@@ -94,10 +95,10 @@ class Row:
 
 
 async def _section(
-    session: AsyncSession, user: Principal, status: Status, sort: str, q: str | None, zone: str
+    session: AsyncSession, user: Principal, status: Status, sort: str, q: str | None, zone: str, cache: Cache | None
 ) -> tuple[Sequence[RequestRow], int]:
     filters = queries.Filters(statuses=(status,), q=q or None)
-    return await queries.list_requests(session, user, ROWS, filters, sort=sort, business_zone=zone)
+    return await queries.list_requests(session, user, ROWS, filters, sort=sort, business_zone=zone, cache=cache)
 
 
 def _moves(user: Principal, row: RequestRow) -> list[Status]:
@@ -105,10 +106,12 @@ def _moves(user: Principal, row: RequestRow) -> list[Status]:
     return [target for target in MOVE_ORDER if target in allowed]
 
 
-async def queue_context(session: AsyncSession, user: Principal, q: str | None, zone: str) -> dict[str, Any]:
+async def queue_context(
+    session: AsyncSession, user: Principal, q: str | None, zone: str, cache: Cache | None = None
+) -> dict[str, Any]:
     found: list[tuple[Status, Sequence[RequestRow], int]] = []
     for status, sort in SECTIONS:
-        rows, total = await _section(session, user, status, sort, q, zone)
+        rows, total = await _section(session, user, status, sort, q, zone, cache)
         found.append((status, rows, total))
     phones = [r.client_phone for _s, rows, _t in found for r in rows]
     histories = await queries.client_histories(session, user, phones) if user.role is not Role.marketer else {}
@@ -147,7 +150,7 @@ async def intake_page(
     request: Request, session: Session, user: PageUser, runtime: Runtime, q: str | None = None
 ) -> Response:
     _may_open(user)
-    context = await queue_context(session, user, q, runtime.business_timezone)
+    context = await queue_context(session, user, q, runtime.business_timezone, request.app.state.cache)
     return render(request, "intake.html", {**context, **_common(user), "live": True}, principal=user)
 
 
@@ -156,7 +159,7 @@ async def intake_rows(
     request: Request, session: Session, user: PageUser, runtime: Runtime, q: str | None = None
 ) -> Response:
     _may_open(user)
-    context = await queue_context(session, user, q, runtime.business_timezone)
+    context = await queue_context(session, user, q, runtime.business_timezone, request.app.state.cache)
     return render(request, "fragments/intake_queue.html", {**context, **_common(user)}, principal=user)
 
 

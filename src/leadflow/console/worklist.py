@@ -124,7 +124,9 @@ async def work_list(request: Request, session: Session, settings: AppSettings, u
     view = ListQuery.of(request)
     zone = (await runtime_settings(session, settings)).business_timezone
     page = PageParams(page=view.page, per_page=view.per_page)
-    rows, total = await queries.list_requests(session, user, page, view.filters(), sort=view.sort, business_zone=zone)
+    rows, total = await queries.list_requests(
+        session, user, page, view.filters(), sort=view.sort, business_zone=zone, cache=request.app.state.cache
+    )
     items = [shown_to(user.role, RequestListItem.model_validate(r)) for r in rows]
     context = await _context(session, user, view, items, total)
     if is_htmx(request) and request.headers.get("hx-target") == "results":

@@ -138,11 +138,21 @@ async def list_requests(
     *,
     sort: str = "-created_at",
     business_zone: str,
+    cache: Cache | None = None,
 ) -> tuple[Sequence[Request], int]:
-    """One page and the count of every matching row; filters and order in SQL, on the partial list indexes."""
+    """One page and the count of every matching row; filters and order in SQL, on the partial list indexes. With
+    ``cache`` the count is :func:`cached_count`'s (the console's queues and lists refetch after every write)."""
     query = await _filtered(session, principal, filters, business_zone)
     # selectinload: the page itself stays an index scan with LIMIT; the nested objects come in one query each.
-    return await paginate(session, query.options(*_loaded(selectinload)), page, *_order(sort))
+    if cache is None:
+        return await paginate(session, query.options(*_loaded(selectinload)), page, *_order(sort))
+    total = await cached_count(session, cache, principal, filters, query, business_zone)
+    if total == 0 or page.offset >= total:
+        return [], total
+    rows = await session.scalars(
+        query.options(*_loaded(selectinload)).order_by(*_order(sort)).offset(page.offset).limit(page.per_page)
+    )
+    return rows.all(), total
 
 
 # The list item's own columns (RequestListItem); the nested objects are joined to the page (see list_page).
