@@ -122,3 +122,25 @@ async def test_a_list_page_shows_a_renamed_city_at_once(pair: tuple[Harness, Har
     renamed = await admin.patch(f"/api/v1/cities/{city.id}", json={"name": "Новое имя"})
     assert renamed.status_code == 200, renamed.text
     assert (await theirs.get("/api/v1/requests")).json()["items"][0]["city"]["name"] == "Новое имя"
+
+
+async def test_every_open_intake_queue_shows_a_new_call_and_a_move_at_once(pair: tuple[Harness, Harness]) -> None:
+    """The queue fragment is kept per scope: two operators of one city share it, and a write replaces it."""
+    from tests.console.test_intake import page_client
+
+    writer, reader = pair
+    city = await writer.city()
+    first = await page_client(writer, await writer.user("operator", cities=[city.id]))
+    second = await page_client(reader, await writer.user("operator", cities=[city.id]))
+    for client in (first, second):
+        assert "+7 916 111-22-33" not in (await client.get("/intake/rows")).text
+    created = await first.post("/api/v1/requests", json={"city_id": city.id, "client_phone": "+79161112233"})
+    assert created.status_code == 201, created.text
+    request = created.json()
+    for client in (first, second):
+        rows = (await client.get("/intake/rows")).text
+        assert f'data-id="{request["id"]}" data-status="new"' in rows
+    moved = await first.post(f"/intake/{request['id']}/not-reached", data={"version": str(request["version"])})
+    assert moved.status_code == 200, moved.text
+    for client in (first, second):
+        assert f'data-id="{request["id"]}" data-status="not_reached"' in (await client.get("/intake/rows")).text

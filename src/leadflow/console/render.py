@@ -72,6 +72,14 @@ def render(
     status_code: int = 200,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    html = render_text(request, template, context, principal=principal)
+    return html_response(html, status_code=status_code, headers=headers)
+
+
+def render_text(
+    request: Request, template: str, context: dict[str, Any] | None = None, *, principal: Principal | None = None
+) -> str:
+    """The page or fragment as text (what :func:`render` answers; a fragment kept in the cache is kept as this)."""
     t = translator(request)
     values = {
         "request": request,
@@ -82,7 +90,10 @@ def render(
         "path": request.url.path,
         **(context or {}),
     }
-    html = env.get_template(template).render(values)
+    return env.get_template(template).render(values)
+
+
+def html_response(html: str, *, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Vary"] = "Cookie, Accept-Language"
     return response

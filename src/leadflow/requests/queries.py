@@ -199,7 +199,8 @@ def register_cache_taggers() -> None:
     invalidated_by(Campaign.__tablename__, _any_campaign)
 
 
-def _scope(principal: Principal) -> dict[str, Any]:
+def scope_key(principal: Principal) -> dict[str, Any]:
+    """What decides which requests a principal sees, for cache keys: the role, the master, the cities."""
     cities = visible_city_ids(principal)
     return {
         "role": principal.role.value,
@@ -221,7 +222,7 @@ async def cached_page(
     request, or a name the page shows, is written, in any process. Thirty open work lists that refetch after one
     call cost one query."""
     parts = {
-        "scope": _scope(principal),
+        "scope": scope_key(principal),
         "filters": asdict(filters),
         "sort": sort,
         "page": [page.page, page.per_page],
@@ -283,7 +284,7 @@ async def cached_count(
 ) -> int:
     """How many live requests match, from the cache unless a request was written since it was counted (in any
     process: the ``requests`` tag generation is read on every call). Concurrent misses of one key count once."""
-    parts = {"scope": _scope(principal), "filters": asdict(filters), "zone": zone}
+    parts = {"scope": scope_key(principal), "filters": asdict(filters), "zone": zone}
     tags = [REQUESTS_TAG, "ref:cities"] if filters.date_from or filters.date_to else [REQUESTS_TAG]
 
     async def count() -> int:
