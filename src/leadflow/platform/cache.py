@@ -72,6 +72,26 @@ def tags_of(table: str, row: Any) -> set[str]:
     return {tag for tagger in _TAGGERS.get(table, ()) for tag in tagger(row)}
 
 
+# Entries ----------------------------------------------------------------------------------------------------------
+TEXT_MARK = "\x1e"  # a text value (a page as sent) is stored as it is after its generations: no escaping, no parsing
+
+
+def _encode(entry: dict[str, Any]) -> str:
+    """An entry as stored: ``{"g": [...], "v": value}`` as JSON, or for a text value ``[...]<mark>text``."""
+    if isinstance(entry["v"], str):
+        return json.dumps(entry["g"], separators=(",", ":")) + TEXT_MARK + entry["v"]
+    return json.dumps(entry, separators=(",", ":"))
+
+
+def _decode(raw: str | bytes) -> tuple[list[int], Any]:
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    if text.startswith("["):
+        head, _, value = text.partition(TEXT_MARK)
+        return list(json.loads(head)), value
+    entry = json.loads(text)
+    return list(entry["g"]), entry["v"]
+
+
 # Stores -----------------------------------------------------------------------------------------------------------
 class MemoryStore:
     """A bounded in-process store with per-entry expiry (least recently used out first)."""
@@ -320,11 +340,11 @@ class Cache:
             recent = self._memory.recently_bumped(tags)
         if raw is None:
             return None, generations, recent
-        entry = json.loads(raw)
-        return (entry["v"] if entry["g"] == generations else None), generations, recent
+        stored, value = _decode(raw)
+        return (value if stored == generations else None), generations, recent
 
     async def _write(self, key: str, entry: dict[str, Any], ttl_s: int) -> None:
-        raw = json.dumps(entry, separators=(",", ":"))
+        raw = _encode(entry)
         ok, _ = await self._redis_call("write", lambda r: r.set(key, raw, ex=ttl_s))
         if not ok:
             self._memory.set(key, raw, ttl_s)
