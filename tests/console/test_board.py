@@ -318,3 +318,29 @@ async def test_the_page_keeps_to_the_csp(h: Harness) -> None:
     assert "style=" not in html and "hx-on" not in html and "js:" not in html
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "an inline script"
     assert not re.search(r"\son[a-z]+=", html), "an inline handler"
+
+
+async def test_every_open_board_of_the_city_shows_a_change_at_once(h: Harness) -> None:
+    """The board fragment is kept per scope and city (decision 0017): a second director's next refetch, and the
+    first's, show an assignment made a moment ago, and a master's new name."""
+    w = await world(h)
+    first = await page_client(h, w.director)
+    second = await page_client(h, await h.user("director", cities=[w.city_id]))
+    view = {"city_id": str(w.city_id), "day": "today"}
+    for client in (first, second):
+        html = (await client.get("/board/view", params=view)).text
+        assert w.tray_id in card_ids(section(html, 'class="tray"', "</section>"))
+    version = (await stored(w, w.tray_id))["version"]
+    assigned = await first.post(
+        f"/board/jobs/{w.tray_id}/assign",
+        data=view | {"master_id": str(w.petrov.id), "version": str(version)},
+        headers=csrf(first),
+    )
+    assert assigned.status_code == 200, assigned.text
+    for client in (first, second):
+        html = (await client.get("/board/view", params=view)).text
+        assert card_ids(section(html, f'id="lane-{w.petrov.id}"', "</section>")) == [w.tray_id]
+        assert w.tray_id not in card_ids(section(html, 'class="tray"', "</section>"))
+    renamed = await w.api.patch(f"/api/v1/users/{w.petrov.id}", json={"full_name": "Петров Пётр"})
+    assert renamed.status_code == 200, renamed.text
+    assert "Петров Пётр" in (await second.get("/board/view", params=view)).text

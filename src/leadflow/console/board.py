@@ -10,6 +10,7 @@ version the board rendered: a stale one is shown on the card ("changed by someon
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,8 +25,9 @@ from leadflow.accounts.policies import Principal, may_see_city, visible_city_ids
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.catalog import service as catalog
 from leadflow.console import forms
-from leadflow.console.render import render, translator
+from leadflow.console.render import html_response, render, render_text, translator
 from leadflow.console.session import PageRoute, PageUser
+from leadflow.platform.cache import Cache
 from leadflow.platform.concurrency import StaleVersion
 from leadflow.platform.db import utcnow
 from leadflow.platform.dependencies import AppSettings, Session
@@ -165,8 +167,25 @@ async def board_view(
     request: Request, session: Session, user: PageUser, city_id: str | None = None, day: str | None = None
 ) -> Response:
     place, cities = await _place(session, user, city_id, day)
-    context = await _view_context(session, user, place, cities, _lang(request))
-    return render(request, "fragments/board_view.html", context | {"query": _query(place)}, principal=user)
+    cache: Cache = request.app.state.cache
+
+    async def rendered() -> str:
+        context = await _view_context(session, user, place, cities, _lang(request))
+        return render_text(request, "fragments/board_view.html", context | {"query": _query(place)}, principal=user)
+
+    # Every open board of the city refetches this after each change there: kept per role and scope, city, day,
+    # language and minute (the "now" line and late jobs move with the clock) until a request or a name is written.
+    parts = {
+        "scope": queries.scope_key(user),
+        "city": place.city.id,
+        "day": place.day,
+        "date": place.date.isoformat(),
+        "lang": _lang(request),
+        "minute": int(time.time() // 60),
+    }
+    tags = [*queries.PAGE_TAGS, "ref:cities"]
+    html = await cache.get_or_compute("console.board", parts, tags, rendered, ttl_s=120)
+    return html_response(str(html))
 
 
 def _lang(request: Request) -> str:
