@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from benchkit.calls import first_call_event
 from playwright.async_api import async_playwright
 
 from leadflow.telephony.mango import MangoProvider
@@ -57,17 +58,7 @@ WATCH = """() => {
 
 
 def signed_call(caller: str) -> str:
-    payload = {
-        "entry_id": uuid.uuid4().hex,
-        "call_id": uuid.uuid4().hex,
-        "timestamp": int(time.time()),
-        "seq": 1,
-        "call_state": "Appeared",
-        "location": "ivr",
-        "from": {"number": caller},
-        "to": {"number": LINE, "line_number": LINE},
-    }
-    return MangoProvider(KEY, SALT).delivery(payload)
+    return MangoProvider(KEY, SALT).delivery(first_call_event(caller, LINE))
 
 
 def phone_text(digits: str) -> str:

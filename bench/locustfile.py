@@ -28,10 +28,9 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
-import uuid
 from typing import Any
 
+from benchkit.calls import first_call_event
 from gevent.lock import Semaphore
 from locust import FastHttpUser, constant, constant_throughput, events, tag, task
 
@@ -186,19 +185,8 @@ class Dispatcher(FastHttpUser):
     @task
     def webhook(self) -> None:
         # A new caller's first event on a campaign line: a request is created (or attached), a call row written.
-        payload = json.dumps(
-            {
-                "entry_id": uuid.uuid4().hex,
-                "call_id": uuid.uuid4().hex,
-                "timestamp": int(time.time()),
-                "seq": 1,
-                "call_state": "Appeared",
-                "location": "ivr",
-                "from": {"number": f"7998{random.randint(0, 9_999_999):07d}"},
-                "to": {"number": (line := random.choice(STATE["lines"])), "line_number": line},
-            },
-            separators=(",", ":"),
-        )
+        caller, line = f"7998{random.randint(0, 9_999_999):07d}", random.choice(STATE["lines"])
+        payload = json.dumps(first_call_event(caller, line), separators=(",", ":"))
         self.client.post(
             "/api/v1/telephony/mango/events/call",
             data=MangoProvider(MANGO_KEY, MANGO_SALT).delivery(payload),

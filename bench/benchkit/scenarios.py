@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from benchkit.calls import first_call_event
 from benchkit.paced import Call, Source
 from leadflow.demo.large import BENCH_ADMIN, BENCH_PASSWORD
 from leadflow.requests.workflow import Status
@@ -171,18 +171,7 @@ class CallEvents:
         self.provider, self.lines, self.phones = provider, lines, Phones()
 
     def next(self) -> str:
-        line = random.choice(self.lines)
-        payload = {
-            "entry_id": uuid.uuid4().hex,
-            "call_id": uuid.uuid4().hex,
-            "timestamp": int(time.time()),
-            "seq": 1,
-            "call_state": "Appeared",
-            "location": "ivr",
-            "from": {"number": self.phones.next()},
-            "to": {"number": line, "line_number": line},
-        }
-        return self.provider.delivery(payload)
+        return self.provider.delivery(first_call_event(self.phones.next(), random.choice(self.lines)))
 
 
 # The service as the benchmark's accounts see it --------------------------------------------------------------------
