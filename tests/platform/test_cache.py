@@ -238,3 +238,34 @@ async def test_redis_up_returns_to_one_without_any_write_during_the_outage(
         assert (await cache.describe())["backend"] == "redis"
     finally:
         await redis.aclose()
+
+
+async def test_a_request_reads_each_generation_once_and_sees_its_own_writes(redis_url: str) -> None:
+    """Within one HTTP request (request_scope) a tag's generation comes from Redis once; the request's own
+    invalidation is seen at once, another process's from the next request on."""
+    from leadflow.platform.cache import request_scope
+
+    prefix = f"t{id(object())}"
+    one_redis, two_redis = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    one, two = Cache(one_redis, prefix, 60), Cache(two_redis, prefix, 60)
+
+    async def in_a_request() -> None:
+        request_scope()
+        assert await one.generations(["a"], ahead=["b"]) == [0]
+        for tag in ("a", "b"):  # another process writes meanwhile (its bump, as Cache.invalidate makes it in Redis)
+            await two_redis.incr(two._generation_key(tag))
+        assert await one.generations(["a", "b"]) == [0, 0]  # as the request first saw them
+        await one.invalidate(["b"])  # this request's own write
+        assert await one.generations(["a", "b"]) == [0, 2]
+
+    async def next_request() -> None:
+        request_scope()
+        assert await one.generations(["a", "b"]) == [1, 2]
+
+    try:
+        await asyncio.create_task(in_a_request())  # each task has its own context, as each request has
+        await asyncio.create_task(next_request())
+        assert await one.generations(["a"]) == [1]  # outside any request: read every time
+    finally:
+        await one_redis.aclose()
+        await two_redis.aclose()

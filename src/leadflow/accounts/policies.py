@@ -26,7 +26,7 @@ from leadflow.accounts.models import (
     User,
     UserStatus,
 )
-from leadflow.administration.service import two_factor_required_for_admins
+from leadflow.administration.service import SETTINGS_TAG, two_factor_required_for_admins
 from leadflow.platform.api import API_PREFIX
 from leadflow.platform.cache import Cache
 from leadflow.platform.db import utcnow
@@ -106,8 +106,9 @@ async def load_principal(session: AsyncSession, claims: AccessClaims, cache: Cac
         found, expires_at = await _read_principal(session, claims)
     else:
         key = ("principal", claims.user_id, claims.session_id, claims.token_version)
+        # The runtime settings' generation comes in the same round trip: nearly every route reads them next.
         found, expires_at = await cache.remember(
-            key, principal_tags(claims.user_id), lambda: _read_principal(session, claims)
+            key, principal_tags(claims.user_id), lambda: _read_principal(session, claims), ahead=[SETTINGS_TAG]
         )
     if found is None or expires_at is None or expires_at <= utcnow():
         return None

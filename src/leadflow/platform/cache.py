@@ -53,6 +53,15 @@ MEMORY_MAX_ENTRIES = 10_000
 REMEMBER_S = 600  # how long Cache.remember keeps an object at most
 RECENT_S = 10  # how long after a write its tags count as "just written": answers are then read from the primary
 M = TypeVar("M")
+# The generations one HTTP request has read (Cache.generations), set up by request_scope(); None outside a request.
+SEEN: ContextVar[dict[str, int] | None] = ContextVar("cache_generations_seen", default=None)
+
+
+def request_scope() -> None:
+    """Start a request's own view of the generations (called by the HTTP edge for each request)."""
+    SEEN.set({})
+
+
 PREFER_PRIMARY: ContextVar[bool] = ContextVar("prefer_primary", default=False)
 
 
@@ -279,20 +288,36 @@ class Cache:
             await self._write(key, {"g": generations, "v": value}, ttl_s or self.ttl_s)
         return value
 
-    async def generations(self, tags: list[str]) -> list[int] | None:
+    async def generations(self, tags: list[str], *, ahead: Iterable[str] = ()) -> list[int] | None:
         """The current generations of ``tags``: from Redis when it is configured (every process's writes), from this
-        process otherwise; None while a configured Redis is failing, when another process's write may be unseen."""
+        process otherwise; None while a configured Redis is failing, when another process's write may be unseen.
+
+        Within one HTTP request (see :func:`request_scope`) a tag's generation is read from Redis once: the request
+        sees the generations as they were when it first asked, and its own writes (:meth:`invalidate`) drop what they
+        bump. ``ahead`` names tags the request will ask for next, read in the same round trip."""
         if self._redis is None:
             return self._memory.generations(tags)
-        ok, found = await self._redis_call("read", lambda r: r.mget([self._generation_key(t) for t in tags]))
-        return [int(g) if g is not None else 0 for g in found] if ok else None
+        seen = SEEN.get()
+        wanted = [t for t in dict.fromkeys([*tags, *ahead]) if seen is None or t not in seen]
+        if wanted:
+            ok, found = await self._redis_call("read", lambda r: r.mget([self._generation_key(t) for t in wanted]))
+            if not ok:
+                return None
+            read = dict(zip(wanted, (int(g) if g is not None else 0 for g in found), strict=True))
+            if seen is None:
+                return [read[t] for t in tags]
+            seen.update(read)
+        assert seen is not None
+        return [seen[t] for t in tags]
 
-    async def remember(self, key: Hashable, tags: list[str], load: Callable[[], Awaitable[M]]) -> M:
+    async def remember(
+        self, key: Hashable, tags: list[str], load: Callable[[], Awaitable[M]], *, ahead: Iterable[str] = ()
+    ) -> M:
         """An immutable object ``load()`` made, kept in this process (not serialized) while the generations of
         ``tags`` stay the same: the signed-in user, the runtime settings. Each call reads the generations (one Redis
         round trip, or none without Redis), so a write in any process is seen by the next call; while a configured
         Redis is failing, every call loads afresh."""
-        generations = await self.generations(tags)
+        generations = await self.generations(tags, ahead=ahead)
         if generations is not None:
             found = self._objects.get(key)
             if found is not None and found[0] == generations and found[1] > time.monotonic():
@@ -359,6 +384,10 @@ class Cache:
         self.stats.invalidations += len(tag_list)
         INVALIDATIONS.inc(len(tag_list))
         self._memory.bump(tag_list)
+        seen = SEEN.get()
+        if seen is not None:
+            for tag in tag_list:
+                seen.pop(tag, None)
         if self._redis is None:
             return
         ok, _ = await self._redis_call("invalidate", lambda r: self._bump_redis(r, tag_list))

@@ -21,6 +21,7 @@ from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from leadflow.platform.cache import request_scope as cache_request_scope
 from leadflow.platform.metrics import IN_PROGRESS, observe_request
 from leadflow.platform.problems import (
     DATABASE_DOWN,
@@ -125,6 +126,7 @@ class EdgeMiddleware:
         state["client_ip"] = ip
         state["method"] = scope["method"]  # as received: HEAD is answered by the GET route below
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        cache_request_scope()  # one read of each cache generation per request
         path: str = scope["path"]
         https = scope.get("scheme") == "https" or (
             # TLS ended at a trusted proxy
