@@ -236,10 +236,21 @@ def chart(path: Path, outcomes: list[Outcome], title: str) -> None:
     y = list(range(len(shown)))
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 0.42 * len(shown) + 1.6), sharey=True)
 
-    def colour(o: Outcome) -> str:
-        return {True: "#2e7d32", False: "#c62828", None: "#78909c"}[o.met]
+    def colour(o: Outcome, passed: bool | None) -> str:
+        """Each panel by its own bar: green when its bound is kept (and nothing failed), red when not, grey when the
+        scenario has no bound there."""
+        if passed is None or o.failure is not None:
+            return "#c62828" if o.failure is not None else "#78909c"
+        return "#2e7d32" if passed and o.errors == 0 else "#c62828"
 
-    left.barh(y, [100 * (o.ratio or 0) for o in shown], color=[colour(o) for o in shown])
+    def ratio_kept(o: Outcome) -> bool | None:
+        return None if o.spec.ratio is None or o.ratio is None else o.ratio >= o.spec.ratio
+
+    def latency_kept(o: Outcome) -> bool | None:
+        bound = o.spec.latency_bound_ms
+        return None if bound is None or o.paced is None else o.paced.p99_ms < bound
+
+    left.barh(y, [100 * (o.ratio or 0) for o in shown], color=[colour(o, ratio_kept(o)) for o in shown])
     for i, o in enumerate(shown):
         if o.spec.ratio is not None:
             left.plot([100 * o.spec.ratio] * 2, [i - 0.4, i + 0.4], color="black", linewidth=2)
@@ -248,7 +259,7 @@ def chart(path: Path, outcomes: list[Outcome], title: str) -> None:
     left.invert_yaxis()
     left.set_xlabel("closed loop: req/s as % of the bare endpoint (black: target)")
     p99 = [o.paced.p99_ms if o.paced else 0 for o in shown]
-    right.barh(y, p99, color=[colour(o) for o in shown])
+    right.barh(y, p99, color=[colour(o, latency_kept(o)) for o in shown])
     for i, o in enumerate(shown):
         bound = o.spec.latency_bound_ms
         if bound is not None:
