@@ -10,7 +10,6 @@ version the board rendered: a stale one is shown on the card ("changed by someon
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -25,12 +24,11 @@ from leadflow.accounts.policies import Principal, may_see_city, visible_city_ids
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.catalog import service as catalog
 from leadflow.console import forms
-from leadflow.console.render import html_response, render, render_text, translator
+from leadflow.console.render import cached_fragment, render, render_text, translator
 from leadflow.console.session import PageRoute, PageUser
-from leadflow.platform.cache import Cache
 from leadflow.platform.concurrency import StaleVersion
 from leadflow.platform.db import utcnow
-from leadflow.platform.dependencies import AppSettings, Session
+from leadflow.platform.dependencies import AppSettings, CacheDep, Session
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.problems import Forbidden, NotFound, Problem, ValidationProblem
 from leadflow.requests import editing, queries
@@ -164,28 +162,23 @@ async def board_page(
 
 @router.get("/board/view")
 async def board_view(
-    request: Request, session: Session, user: PageUser, city_id: str | None = None, day: str | None = None
+    request: Request,
+    session: Session,
+    user: PageUser,
+    cache: CacheDep,
+    city_id: str | None = None,
+    day: str | None = None,
 ) -> Response:
     place, cities = await _place(session, user, city_id, day)
-    cache: Cache = request.app.state.cache
 
     async def rendered() -> str:
         context = await _view_context(session, user, place, cities, _lang(request))
         return render_text(request, "fragments/board_view.html", context | {"query": _query(place)}, principal=user)
 
-    # Every open board of the city refetches this after each change there: kept per role and scope, city, day,
-    # language and minute (the "now" line and late jobs move with the clock) until a request or a name is written.
-    parts = {
-        "scope": queries.scope_key(user),
-        "city": place.city.id,
-        "day": place.day,
-        "date": place.date.isoformat(),
-        "lang": _lang(request),
-        "minute": int(time.time() // 60),
-    }
+    # Every open board of the city refetches this after each change there.
+    parts = {"scope": queries.scope_key(user), "city": place.city.id, "day": place.day, "date": place.date.isoformat()}
     tags = [*queries.PAGE_TAGS, "ref:cities"]
-    html = await cache.get_or_compute("console.board", parts, tags, rendered, ttl_s=120)
-    return html_response(str(html))
+    return await cached_fragment(request, cache, "console.board", parts, tags, rendered)
 
 
 def _lang(request: Request) -> str:

@@ -11,7 +11,6 @@ and a service's problem back into messages beside the fields.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,10 +27,10 @@ from leadflow.administration.dependencies import Runtime
 from leadflow.administration.service import get_settings as runtime_settings
 from leadflow.catalog import service as catalog
 from leadflow.console import forms
-from leadflow.console.render import html_response, render, render_text, translator
+from leadflow.console.render import cached_fragment, render, render_text, translator
 from leadflow.console.session import PageRoute, PageUser
 from leadflow.platform.cache import Cache
-from leadflow.platform.dependencies import AppSettings, Session
+from leadflow.platform.dependencies import AppSettings, CacheDep, Session
 from leadflow.platform.params import IdPath
 from leadflow.platform.problems import Forbidden, NotFound, Problem, ValidationProblem
 from leadflow.platform.schemas import PageParams
@@ -148,35 +147,26 @@ def _may_open(user: Principal) -> None:
 
 @router.get("/intake")
 async def intake_page(
-    request: Request, session: Session, user: PageUser, runtime: Runtime, q: str | None = None
+    request: Request, session: Session, user: PageUser, runtime: Runtime, cache: CacheDep, q: str | None = None
 ) -> Response:
     _may_open(user)
-    context = await queue_context(session, user, q, runtime.business_timezone, request.app.state.cache)
+    context = await queue_context(session, user, q, runtime.business_timezone, cache)
     return render(request, "intake.html", {**context, **_common(user), "live": True}, principal=user)
 
 
 @router.get("/intake/rows")
 async def intake_rows(
-    request: Request, session: Session, user: PageUser, runtime: Runtime, q: str | None = None
+    request: Request, session: Session, user: PageUser, runtime: Runtime, cache: CacheDep, q: str | None = None
 ) -> Response:
     _may_open(user)
-    cache: Cache = request.app.state.cache
 
     async def rendered() -> str:
         context = await queue_context(session, user, q, runtime.business_timezone, cache)
         return render_text(request, "fragments/intake_queue.html", {**context, **_common(user)}, principal=user)
 
-    # Every open queue refetches this after every call: thirty operators of one scope render it once per write. The
-    # fragment shows nothing of the user's own beyond their role and scope; the minute is part of the key, so an
-    # overdue callback is marked within a minute without any write.
-    parts = {
-        "scope": queries.scope_key(user),
-        "q": q or "",
-        "lang": translator(request).lang,
-        "minute": int(time.time() // 60),
-    }
-    html = await cache.get_or_compute("console.intake", parts, queries.PAGE_TAGS, rendered, ttl_s=120)
-    return html_response(str(html))
+    # The queue shows nothing of the user's own beyond their role and scope.
+    parts = {"scope": queries.scope_key(user), "q": q or ""}
+    return await cached_fragment(request, cache, "console.intake", parts, queries.PAGE_TAGS, rendered)
 
 
 # Forms -------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ and the navigation their role has."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,10 @@ from leadflow.accounts.models import Role
 from leadflow.accounts.policies import Principal
 from leadflow.console import assets
 from leadflow.console.i18n import COOKIE, Translator, pick_language
+from leadflow.platform.cache import Cache
 
 TEMPLATES = Path(__file__).parent / "templates"
+FRAGMENT_TTL_S = 120  # a cached fragment outlives its minute by a little, never by hours
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(("html",)),
@@ -91,6 +95,23 @@ def render_text(
         **(context or {}),
     }
     return env.get_template(template).render(values)
+
+
+async def cached_fragment(
+    request: Request,
+    cache: Cache,
+    namespace: str,
+    parts: dict[str, Any],
+    tags: list[str],
+    rendered: Callable[[], Awaitable[str]],
+) -> HTMLResponse:
+    """A fragment every open page of a scope refetches after each write (the intake queue, the board), rendered once
+    per write for all of them: kept under ``parts`` plus the language and the minute (what moves with the clock, an
+    overdue callback, the board's "now", is at most a minute old) until one of ``tags`` is bumped. ``parts`` must
+    hold everything the fragment shows besides that: the role and scope, the search, the city and day."""
+    key = {**parts, "lang": translator(request).lang, "minute": int(time.time() // 60)}
+    html = await cache.get_or_compute(namespace, key, tags, rendered, ttl_s=FRAGMENT_TTL_S)
+    return html_response(str(html))
 
 
 def html_response(html: str, *, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:

@@ -20,7 +20,7 @@ from leadflow.console import options
 from leadflow.console.render import render
 from leadflow.console.session import PageRoute, PageUser, is_htmx
 from leadflow.platform.api import API_PREFIX
-from leadflow.platform.dependencies import AppSettings, Session
+from leadflow.platform.dependencies import AppSettings, CacheDep, Session
 from leadflow.platform.problems import Forbidden, ValidationProblem, validation_errors
 from leadflow.platform.schemas import MAX_ID, MAX_PER_PAGE, PageParams
 from leadflow.requests import queries
@@ -118,14 +118,16 @@ class ListQuery(BaseModel):
 
 
 @router.get("/requests")
-async def work_list(request: Request, session: Session, settings: AppSettings, user: PageUser) -> Response:
+async def work_list(
+    request: Request, session: Session, settings: AppSettings, cache: CacheDep, user: PageUser
+) -> Response:
     if user.role not in READERS:
         raise Forbidden("The work list is for directors, admins, operators and marketers.")
     view = ListQuery.of(request)
     zone = (await runtime_settings(session, settings)).business_timezone
     page = PageParams(page=view.page, per_page=view.per_page)
     rows, total = await queries.list_requests(
-        session, user, page, view.filters(), sort=view.sort, business_zone=zone, cache=request.app.state.cache
+        session, user, page, view.filters(), sort=view.sort, business_zone=zone, cache=cache
     )
     items = [shown_to(user.role, RequestListItem.model_validate(r)) for r in rows]
     context = await _context(session, user, view, items, total)

@@ -365,9 +365,19 @@ def within(query: Select[T], column: Any, start: dt.datetime | None, end: dt.dat
 
 async def paginate(session: AsyncSession, query: Select[T], page: Any, *order: Any) -> tuple[Sequence[T], int]:
     """One page of ``query`` in ``order``, and the number of all its rows (one count, one page query)."""
+    total = await count(session, query)
+    return await page_of(session, query, page, *order), total
+
+
+async def count(session: AsyncSession, query: Select[Any]) -> int:
+    """How many rows ``query`` matches (its order and columns left out)."""
     total = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
-    rows = await session.scalars(query.order_by(*order).offset(page.offset).limit(page.per_page))
-    return rows.all(), int(total or 0)
+    return int(total or 0)
+
+
+async def page_of(session: AsyncSession, query: Select[T], page: Any, *order: Any) -> Sequence[T]:
+    """The rows of one page of ``query`` in ``order``."""
+    return (await session.scalars(query.order_by(*order).offset(page.offset).limit(page.per_page))).all()
 
 
 EXPORT_BATCH = 1000

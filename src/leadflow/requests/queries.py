@@ -20,7 +20,7 @@ from leadflow.campaigns.models import Campaign
 from leadflow.catalog import service as catalog
 from leadflow.catalog.models import City, Direction, RequestType
 from leadflow.platform.cache import Cache, invalidated_by
-from leadflow.platform.db import matching, paginate, stream, within
+from leadflow.platform.db import count, matching, page_of, paginate, stream, within
 from leadflow.platform.periods import utc_bounds
 from leadflow.platform.phones import PhoneError, normalize_phone
 from leadflow.platform.problems import Forbidden, NotFound
@@ -149,10 +149,7 @@ async def list_requests(
     total = await cached_count(session, cache, principal, filters, query, business_zone)
     if total == 0 or page.offset >= total:
         return [], total
-    rows = await session.scalars(
-        query.options(*_loaded(selectinload)).order_by(*_order(sort)).offset(page.offset).limit(page.per_page)
-    )
-    return rows.all(), total
+    return await page_of(session, query.options(*_loaded(selectinload)), page, *_order(sort)), total
 
 
 # The list item's own columns (RequestListItem); the nested objects are joined to the page (see list_page).
@@ -287,11 +284,7 @@ async def cached_count(
     parts = {"scope": scope_key(principal), "filters": asdict(filters), "zone": zone}
     tags = [REQUESTS_TAG, "ref:cities"] if filters.date_from or filters.date_to else [REQUESTS_TAG]
 
-    async def count() -> int:
-        counted = await session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None))
-        return int(counted or 0)
-
-    return int(await cache.get_or_compute("requests.count", parts, tags, count))
+    return int(await cache.get_or_compute("requests.count", parts, tags, lambda: count(session, query)))
 
 
 async def export_requests(
