@@ -225,14 +225,17 @@ class Load:
         }
 
     async def _client(self, signs_in: bool) -> None:
-        """One client's loop; one of them also signs in each round (the lockout and the sign-in limit; one only, as
-        concurrent sign-ins of one login wait for each other by design: ``login-busy``)."""
+        """One client's loop. One of them only signs in, again and again (the lockout and the sign-in limit are
+        exercised all through the load, not once per round of moves; one client only, as concurrent sign-ins of one
+        login wait for each other by design: ``login-busy``)."""
         async with self.client() as client:
             while not self._stop.is_set():
                 if signs_in:
                     login = {"username": "fault-director", "password": PASSWORD}
                     await self.call(client, "sign-in", "POST", f"{API}/auth/token", data=login)
-                await self._one_request(client)
+                    await self._reads(client, None)
+                else:
+                    await self._one_request(client)
 
     async def _one_request(self, client: httpx.AsyncClient) -> None:
         attempt = Attempt(next_phone())

@@ -11,6 +11,8 @@ from redis.asyncio import Redis
 
 from leadflow.platform import cache as cache_module
 from leadflow.platform.cache import Cache
+from leadflow.platform.redis import create_redis
+from leadflow.platform.settings import Settings
 from tests.support.redis_server import PrivateRedis
 
 
@@ -269,3 +271,27 @@ async def test_a_request_reads_each_generation_once_and_sees_its_own_writes(redi
     finally:
         await one_redis.aclose()
         await two_redis.aclose()
+
+
+async def test_a_restarted_redis_costs_no_command_on_the_pools_stale_connections(private_redis: PrivateRedis) -> None:
+    """The shared client (platform.redis) resends a command once when its pooled connection turns out to be closed,
+    so a Redis restart does not fail one command per stale connection (each would put the cache back on its fallback
+    for another rest period)."""
+    redis = create_redis(Settings(redis_url=private_redis.url))
+    assert redis is not None
+    try:
+        await asyncio.gather(*(redis.set(f"k{i}", i) for i in range(8)))  # eight pooled connections
+        private_redis.stop()
+        private_redis.start()
+
+        async def one(i: int) -> object:
+            if i % 2:
+                return await redis.set(f"v{i}", "x" * 50_000, ex=60)
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.incr("generation")
+                pipe.expire("generation", 60)
+                return (await pipe.execute())[1]
+
+        assert await asyncio.gather(*(one(i) for i in range(16))) == [True] * 16
+    finally:
+        await redis.aclose()

@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from leadflow.platform.settings import Settings
 
@@ -16,7 +19,14 @@ log = structlog.get_logger("leadflow.redis")
 
 
 def create_redis(settings: Settings) -> Redis | None:
-    options = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0, "health_check_interval": 15}
+    # A command that finds its pooled connection closed (Redis restarted since the connection was made) is sent once
+    # more on a fresh one: without that, every stale connection of the pool fails one command after a restart and puts
+    # the cache and the rate limits back on their in-process fallback for another rest period. Only a closed
+    # connection is retried, never a timeout, so an unreachable Redis still costs a request at most one timeout. A
+    # command retried after its reply was lost may run twice: generation bumps, counters and "changed" notices
+    # tolerate that.
+    retry = Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,))
+    options = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0, "health_check_interval": 15, "retry": retry}
     if settings.redis_sentinels and settings.redis_sentinel_master:
         hosts = []
         for item in settings.redis_sentinels:
