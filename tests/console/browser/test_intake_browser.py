@@ -78,8 +78,8 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
     await call("79035550001")
     await page.locator("[data-row]", has_text="+7 903 555-00-01").wait_for()
     # A call announces itself twice (the call, then its request); when the two arrive more than the refetch's delay
-    # apart, the queue is fetched twice. Wait until it has been quiet for a moment, so the key below goes to the
-    # settled list and not to one being replaced.
+    # apart, the queue is fetched twice. Wait until it has been quiet, so the focus is checked on the settled list
+    # (a key pressed meanwhile is not lost: the test below).
     await page.wait_for_function(SETTLED)
     assert await page.evaluate("document.activeElement.dataset.id") == first_id
     # 1 opens the focused row's booking form, the fields are typed, Enter books it
@@ -125,3 +125,44 @@ async def test_a_call_appears_live_and_is_booked_with_the_keyboard(h: Harness, s
     )
     local = dt.datetime.fromisoformat(stored["visit_at"].replace("Z", "+00:00")).astimezone(ZoneInfo("Europe/Moscow"))
     assert (local.date(), local.hour, local.minute) == (visit.date(), 11, 30)
+
+
+async def test_a_key_pressed_while_the_queue_is_being_refreshed_is_not_lost(
+    h: Harness, server: Any, browser: Any
+) -> None:
+    """The row's actions are not queued behind the queue's own refetches (its hx-sync is not inherited): "1" pressed
+    while two refreshes are on their way (a call announces itself twice) still opens the booking form."""
+    admin = await h.as_user(await h.user("admin"))
+    city = await h.city("Москва")
+    made = await admin.post("/api/v1/campaigns", json={"city_id": city.id, "name": "Avito", "phone": LINE})
+    assert made.status_code == 201, made.text
+    operator = await h.user("operator", cities=[city.id])
+    path, body = mango_call("79161234567", LINE)
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert (await client.post(path, content=body, headers=FORM)).status_code == 200
+
+    page = await browser.new_page(viewport={"width": 1366, "height": 900}, locale="ru-RU")
+    await page.goto(f"{server.url}/intake")
+    await page.fill("#login", operator.login)
+    await page.fill("#password", PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.locator("[data-row]").first.wait_for()
+    await page.keyboard.press("j")
+    row_id = await page.evaluate("document.activeElement.dataset.id")
+    assert row_id is not None
+
+    async def slow_rows(route: Any) -> None:  # a busy network: each refetch of the queue takes 800 ms
+        await page.wait_for_timeout(800)
+        await route.continue_()
+
+    await page.route(re.compile(r"/intake/rows"), slow_rows)
+    await page.evaluate(
+        "() => { document.body.dispatchEvent(new Event('intake-refresh'));"
+        " setTimeout(() => document.body.dispatchEvent(new Event('intake-refresh')), 50); }"
+    )
+    await page.wait_for_timeout(150)  # the first refetch is on its way, the second waits for it
+    await page.keyboard.press("1")
+    await page.locator("#panel form").wait_for(timeout=5_000)
+    assert await page.locator("#panel h2").text_content() == f"Оформление #{row_id} · +7 916 123-45-67"
+    await page.wait_for_function(SETTLED)
+    assert await page.locator("#panel form").count() == 1, "the queue's refresh left the form alone"
