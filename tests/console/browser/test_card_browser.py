@@ -8,8 +8,10 @@ fails on the CI run with services (``LEADFLOW_TEST_REQUIRE_SERVICES``)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -96,16 +98,28 @@ async def test_complete_a_job_from_the_card_with_the_keyboard(h: Harness, server
 
     await axe_check(page)  # axe on the card
 
+    # A slow answer to an early preview (the result typed, no expenses yet) must not land over a later one: the
+    # previews of both fields replace each other (hx-sync), so the last typed values win.
+    async def slow_early_preview(route: Any) -> None:
+        if not parse_qs(urlsplit(route.request.url).query).get("expenses"):
+            await page.wait_for_timeout(1500)
+        await route.continue_()
+
+    await page.route(re.compile(r"/money\?"), slow_early_preview)
+
     # key 1: the first move (done) opens its form; the server previews the money before saving
     await page.keyboard.press("1")
     dialog = page.locator("#move-dialog[open]")
     await dialog.wait_for(timeout=WAIT_MS)
     await page.keyboard.type("5000")  # the first field has the focus
+    await page.wait_for_timeout(400)  # a pause: the result alone is previewed (slowly, above)
     await page.keyboard.press("Tab")
     await page.keyboard.type("1234.57")
     # (5000 − 1234.57) × 0.5 = 1882.715, half-up; the preview follows the typing, so wait for the final value
     await expect(page.locator("#move-money [data-handover]")).to_have_text("1,882.72\u00a0₽", timeout=WAIT_MS)
     await expect(page.locator("#move-money [data-net]")).to_have_text("3,765.43\u00a0₽", timeout=WAIT_MS)
+    await page.wait_for_timeout(1700)  # the slow early preview would have landed by now
+    assert await page.locator("#move-money [data-handover]").text_content() == "1,882.72\u00a0₽"
     await page.keyboard.press("Enter")
     await page.locator('[data-status="done"]').wait_for(timeout=WAIT_MS)  # the card reloaded after the move
     first_event = page.locator("#history [data-event]").first
