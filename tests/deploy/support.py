@@ -28,6 +28,8 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "nginx" / "templates" / "leadflow.conf.template"
 PLACEHOLDER = re.compile(r"\$\{(LEADFLOW_[A-Z0-9_]+)\}")
@@ -48,12 +50,6 @@ def require_tool(name: str, *candidates: str) -> str:
 
 def nginx_binary() -> str:
     return require_tool("nginx", "/usr/sbin/nginx")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def render(template: str, values: dict[str, str]) -> str:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 INSTALL = [
     "apt-get",
     "install",
@@ -55,12 +57,6 @@ def die_with_parent() -> None:
     """``preexec_fn`` for server subprocesses: SIGTERM the child when the test process dies, even by SIGKILL."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def find_dovecot() -> str | None:

@@ -13,7 +13,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -21,14 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 OS_USER = "postgres"
 DATABASE = "leadflow"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def postgres_bin_dir() -> Path | None:
@@ -51,7 +46,7 @@ def _as_root() -> bool:
 @dataclass
 class PrivatePostgres:
     bin_dir: Path
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="leadflow-pg-")))
 
     @property
